@@ -33,4 +33,4 @@ def build_demo() -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    build_demo().queue().launch(server_name=os.environ.get("HOST", "127.0.0.1"))
+    build_demo().queue().launch(server_name=os.environ.get("HOST", "127.0.0.1"), server_port=int(os.environ.get("PORT", "7860")))

@@ -124,3 +124,7 @@ def embedded_dir() -> Path:
     from codegen_lab.embedded import embedded_model_dir
 
     return embedded_model_dir()
+
+
+# The app in a real subprocess and a headless Chromium page (tests/app_server.py).
+from tests.app_server import app_server, browser_page  # noqa: E402, F401

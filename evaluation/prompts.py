@@ -1,0 +1,46 @@
+"""Prompt styles, as chat messages that go through the tokenizer's chat template.
+
+- ``study``: the original study's prompt (system = ``codegen_lab.SYSTEM_PROMPT``, user = the statement).
+- ``lcb``: LiveCodeBench's prompt for Qwen-family chat models; problems with starter code (LeetCode's
+  functional ones) get the starter code block instead of the stdin instruction, as LCB does.
+"""
+
+from __future__ import annotations
+
+from codegen_lab import SYSTEM_PROMPT
+
+PROMPT_STYLES = ("study", "lcb")
+
+LCB_SYSTEM = "You are a helpful assistant."
+LCB_INTRO = (
+    "You will be given a question (problem specification) and will generate a correct Python program that "
+    "matches the specification and passes all tests. You will NOT return anything except for the program.\n\n"
+)
+LCB_STDIN_FORMAT = (
+    "Read the inputs from stdin solve the problem and write the answer to stdout (do not directly test on the "
+    "sample inputs). Enclose your code within delimiters as follows. Ensure that when the python program runs, "
+    "it reads the inputs, runs the algorithm and writes output to STDOUT."
+)
+LCB_STARTER_FORMAT = (
+    "You will use the following starter code to write the solution to the problem and enclose your code "
+    "within delimiters."
+)
+
+
+def lcb_user_prompt(question_content: str, starter_code: str = "") -> str:
+    text = f"{LCB_INTRO}Question: {question_content}\n\n"
+    if starter_code:
+        return text + f"{LCB_STARTER_FORMAT}\n```python\n{starter_code}\n```\n\n"
+    return text + f"{LCB_STDIN_FORMAT}\n```python\n# YOUR CODE HERE\n```\n\n"
+
+
+def build_messages(question_content: str, starter_code: str = "", style: str = "study") -> list[dict]:
+    """System + user messages for one problem in the given prompt style."""
+    if style == "study":
+        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question_content}]
+    if style == "lcb":
+        return [
+            {"role": "system", "content": LCB_SYSTEM},
+            {"role": "user", "content": lcb_user_prompt(question_content, starter_code)},
+        ]
+    raise ValueError(f"Unknown prompt style {style!r}; use one of {', '.join(PROMPT_STYLES)}.")

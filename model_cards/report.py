@@ -1,0 +1,181 @@
+"""The study report: deep vs diverse, from the runs' own results files, the same way every time.
+
+    python -m model_cards.report --runs outputs/deep-smoke outputs/diverse-smoke --out reports/smoke
+    python -m model_cards.report --runs results/course --out reports/course --no-qualitative
+    python -m model_cards.report --runs me/deep-run me/diverse-run --out reports/hub --push-to-hub me/study-report
+
+`--runs` takes local run folders, Hub repos (every `step-NNNNNN` branch), or folders of results files
+(grouped into runs by `model.run`). Writes DIR/report.md, its PNG figures, and DIR/report.json with
+every number in the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from model_cards import report_analysis as analysis
+from model_cards.report_data import Checkpoint, Run, load_runs
+
+
+@dataclass
+class ReportArguments:
+    runs: list[str] = field(metadata={"help": "run folders, Hub repos or results folders"})
+    out: str = field(metadata={"help": "folder to write report.md, report.json and the figures to"})
+    push_to_hub: str | None = field(
+        default=None, metadata={"help": "Hub repo to upload the report folder to"}
+    )
+    title: str = field(default="Study report: deep vs diverse", metadata={"help": "report title"})
+    case_studies: int = field(default=3, metadata={"help": "how many problems to show side by side"})
+    case_problems: list[str] = field(
+        default_factory=list, metadata={"help": "question ids for the case studies (default: most different)"}
+    )
+    no_qualitative: bool = field(default=False, metadata={"help": "skip generating the qualitative answers"})
+    max_new_tokens: int = field(default=160, metadata={"help": "token budget of each qualitative answer"})
+
+
+def reported_checkpoint(run: Run, best: dict) -> Checkpoint | None:
+    return next((c for c in run.checkpoints if c.step == best.get("step")), None)
+
+
+def comparison_runs(runs: list[Run]) -> tuple[Run, Run] | None:
+    """Deep against diverse when both arms are there, else the first two runs given."""
+    scored = [r for r in runs if any(c.results is not None for c in r.checkpoints)]
+    deep = next((r for r in scored if r.arm == "deep"), None)
+    diverse = next((r for r in scored if r.arm == "diverse"), None)
+    if deep and diverse:
+        return deep, diverse
+    return (scored[0], scored[1]) if len(scored) >= 2 else None
+
+
+def build_report(runs: list[Run], args: ReportArguments, out_dir: Path) -> dict:
+    """The report dict: every number of report.md, with the file each one comes from."""
+    rows = [analysis.checkpoint_row(c, str(out_dir)) for run in runs for c in run.checkpoints]
+    run_entries, reported = [], {}
+    for run in runs:
+        best = analysis.select_best(run, [r for r in rows if r["run"] == run.name])
+        reported[run.name] = reported_checkpoint(run, best)
+        has_results = any(c.results is not None for c in run.checkpoints)
+        run_entries.append(
+            {
+                "name": run.name,
+                "arm": run.arm,
+                "source": run.source,
+                "location": run.location,
+                "steps": [c.step for c in run.checkpoints],
+                "loss_curves": {
+                    split: [list(p) for p in points] for split, points in run.loss_history.items()
+                },
+                "loss": analysis.loss_summary(run),
+                "best": best,
+                "regressions": analysis.regressions(run) if has_results else None,
+            }
+        )
+    report = {
+        "schema": analysis.REPORT_SCHEMA,
+        "title": args.title,
+        "inputs": list(args.runs),
+        "settings": {
+            "overfit_tolerance": analysis.OVERFIT_TOLERANCE,
+            "alpha": analysis.ALPHA,
+            "bootstrap_samples": analysis.BOOTSTRAP_SAMPLES,
+            "bootstrap_seed": 0,
+        },
+        "runs": run_entries,
+        "checkpoints": rows,
+        "paired": None,
+        "paired_note": "",
+        "paired_per_step": [],
+        "matrix": analysis.problem_matrix(runs),
+        "case_studies": [],
+    }
+    pair = comparison_runs(runs)
+    if pair is None:
+        report["paired_note"] = "No paired test: it needs two runs with per-problem results."
+    else:
+        a, b = pair
+        best_a, best_b = reported[a.name], reported[b.name]
+        if best_a is None or best_b is None or best_a.results is None or best_b.results is None:
+            report["paired_note"] = "No paired test: a reported checkpoint has no per-problem results file."
+        else:
+            report["paired"] = analysis.paired_comparison(best_a, best_b)
+            report["case_studies"] = analysis.case_studies(
+                a, best_a, b, best_b, args.case_studies, list(args.case_problems)
+            )
+            steps_b = {c.step: c for c in b.checkpoints if c.results is not None}
+            for ca in a.checkpoints:
+                if ca.results is not None and ca.step in steps_b:
+                    pair_test = analysis.paired_comparison(ca, steps_b[ca.step])
+                    report["paired_per_step"].append({"step": ca.step} | pair_test)
+    report["qualitative"] = qualitative(reported, args)
+    return report
+
+
+def qualitative(reported: dict[str, Checkpoint | None], args: ReportArguments) -> dict:
+    from model_cards.report_qualitative import PROMPTS, answer_prompts, unavailable_reason
+
+    if args.no_qualitative:
+        return {"available": False, "reason": "skipped with --no-qualitative."}
+    checkpoints = {run: c for run, c in reported.items() if c is not None and c.arm != "base"}
+    reason = unavailable_reason(checkpoints)
+    if reason:
+        return {"available": False, "reason": reason}
+    answers = answer_prompts(checkpoints, args.max_new_tokens, PROMPTS)
+    return {"available": True, "max_new_tokens": args.max_new_tokens, "answers": answers}
+
+
+def write_report(args: ReportArguments) -> Path:
+    """Build into a temporary folder next to DIR and swap it in, so DIR is never half-written."""
+    from model_cards.report_figures import draw_all
+    from model_cards.report_sections import render
+
+    out = Path(args.out)
+    runs = load_runs(args.runs)
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    report = build_report(runs, args, out)
+    report["figures"] = draw_all(report, tmp)
+    (tmp / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    (tmp / "report.md").write_text(render(report))
+    old = out.with_name(f".{out.name}.old")
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+    return out
+
+
+def main(args: ReportArguments) -> None:
+    out = write_report(args)
+    report = json.loads((out / "report.json").read_text())
+    print(f"report written to {out / 'report.md'} ({len(report['checkpoints'])} checkpoints)")
+    if report["paired"]:
+        print(report["paired"]["sentence"])
+    if args.push_to_hub:
+        from codegen_lab.hub import Hub
+
+        hub = Hub.from_env()
+        hub.create_repo(args.push_to_hub)
+        hub.upload_folder(args.push_to_hub, out, commit_message="Upload the study report")
+        print(f"pushed to {hub.describe(args.push_to_hub)}")
+
+
+def make_parser():
+    from transformers import HfArgumentParser
+
+    return HfArgumentParser(ReportArguments)
+
+
+if __name__ == "__main__":
+    from model_cards.report_data import ReportInputError
+
+    (report_args,) = make_parser().parse_args_into_dataclasses()
+    try:
+        main(report_args)
+    except ReportInputError as err:
+        sys.exit(f"error: {err}")

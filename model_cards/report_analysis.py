@@ -1,0 +1,311 @@
+"""Every number of the study report, computed from the runs' results files into one plain dict.
+
+Per-problem outcomes use the first (greedy) sample of each problem, so a checkpoint is a vector of
+solved/unsolved over the same problems, which is what the paired test and the matrix compare.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+from codegen_lab import naming
+from model_cards.report_data import Checkpoint, Run
+
+REPORT_SCHEMA = "codegen-lora-lab/report/v1"
+BOOTSTRAP_SAMPLES = 10_000
+ALPHA = 0.05
+# A validation loss this much above its minimum at the last evaluation counts as turning up.
+OVERFIT_TOLERANCE = 0.005
+SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
+
+
+def checkpoint_id(checkpoint: Checkpoint) -> str:
+    return f"{checkpoint.run}@{checkpoint.step}"
+
+
+def link(path: str | None, out_dir: str) -> str | None:
+    """A results file as the report cites it: relative to the report folder, or a Hub address."""
+    if path is None or "://" in path:
+        return path
+    return os.path.relpath(path, out_dir)
+
+
+def solved_map(results: dict) -> dict[str, bool]:
+    return {
+        p["question_id"]: bool(p["samples"]) and bool(p["samples"][0]["passed"]) for p in results["problems"]
+    }
+
+
+def sample_outcome(sample: dict) -> str:
+    """One answer's failure category: AC, WA, TLE, MLE, OLE, syntax error, RE:<exception>, empty."""
+    if sample.get("extraction") == "none" or not sample.get("code", "").strip():
+        return "empty/unextractable"
+    if sample["passed"]:
+        return "AC"
+    failed = next((t for t in sample["tests"] if t["verdict"] != "AC"), None)
+    if failed is None:
+        return "no verdict"
+    if failed["verdict"] == "RE":
+        detail = failed.get("detail") or "unknown"
+        return "syntax error" if detail.split(":")[0] in SYNTAX_ERRORS else f"RE:{detail.split(':')[0]}"
+    return failed["verdict"]
+
+
+def answer_style(sample: dict) -> str:
+    """How the answer was written, from the extraction rule: clean code, fenced, prose around code, none."""
+    return {"whole": "clean code", "fenced": "fenced", "trimmed": "prose + code", "none": "no code"}.get(
+        sample.get("extraction", ""), sample.get("extraction") or "unknown"
+    )
+
+
+def checkpoint_row(checkpoint: Checkpoint, out_dir: str) -> dict:
+    """Pass@1 with its Wilson interval, failure anatomy and provenance of one checkpoint."""
+    from evaluation.metrics import wilson_interval
+
+    row = {"id": checkpoint_id(checkpoint), "run": checkpoint.run, "arm": checkpoint.arm}
+    row |= {"step": checkpoint.step, "epoch": checkpoint.epoch, "revision": checkpoint.revision}
+    results = checkpoint.results
+    if results is None:  # metrics.json only: the number is reported, but cannot be recomputed
+        metrics = (checkpoint.metrics or {}).get("metrics", {})
+        row |= {"n_problems": metrics.get("n_problems"), "n_solved": metrics.get("n_solved")}
+        row |= {"pass@1": metrics.get("pass@1"), "ci95": metrics.get("pass@1_ci95"), "results_file": None}
+        row["per_problem"] = False
+        return row
+    problems = results["problems"]
+    samples = [s for p in problems for s in p["samples"]]
+    n_passed = sum(bool(s["passed"]) for s in samples)
+    n_solved = sum(solved_map(results).values())
+    low, high = wilson_interval(n_passed, len(samples))
+    row |= {
+        "n_problems": len(problems),
+        "n_solved": n_solved,
+        "pass@1": sum(p["n_passed"] / p["n"] for p in problems) / len(problems),
+        "ci95": [low, high],
+        "results_file": link(checkpoint.results_path, out_dir),
+        "per_problem": True,
+        "outcomes": dict(sorted(Counter(sample_outcome(s) for s in samples).items())),
+        "answer_styles": dict(sorted(Counter(answer_style(s) for s in samples).items())),
+        "benchmark": {k: results["benchmark"].get(k) for k in ("source", "revision", "preset", "test_scope")},
+        "config": {
+            k: results["config"].get(k)
+            for k in ("prompt_style", "sampling", "max_new_tokens", "time_limit", "judge_version")
+        },
+        "model": {k: results["model"].get(k) for k in ("name", "base", "adapter", "source")},
+    }
+    if checkpoint.validation is not None:
+        validation = checkpoint.validation["problems"]
+        row["validation_pass@1"] = sum(p["n_passed"] / p["n"] for p in validation) / len(validation)
+        row["validation_file"] = link(checkpoint.validation_path, out_dir)
+    elif ((checkpoint.metrics or {}).get("validation") or {}).get("metrics"):
+        row["validation_pass@1"] = checkpoint.metrics["validation"]["metrics"]["pass@1"]
+        row["validation_file"] = checkpoint.metrics["validation"].get("results_file")
+    return row
+
+
+def loss_summary(run: Run) -> dict:
+    """Overfitting onset (validation minimum followed by a rise) and where LossGuard stopped."""
+    summary: dict = {"has_loss_history": bool(run.loss_history)}
+    validation = run.loss_history.get("validation", [])
+    if validation:
+        best_step, best_loss = min(validation, key=lambda p: (p[1], p[0]))
+        last_step, last_loss = validation[-1]
+        turned_up = last_step != best_step and last_loss > best_loss * (1 + OVERFIT_TOLERANCE)
+        summary |= {"min_validation_loss": best_loss, "min_validation_step": best_step}
+        summary |= {
+            "last_validation_loss": last_loss,
+            "overfitting_onset_step": best_step if turned_up else None,
+        }
+    state = run.run_state or {}
+    summary["lossguard"] = {
+        "stopped": bool(state.get("stopped_early")),
+        "stopped_at_step": state.get("stop_step"),
+        "reason": state.get("stop_reason"),
+    }
+    return summary
+
+
+def trainer_best_step(run: Run) -> int | None:
+    """The step of the best checkpoint the trainer recorded in run_state.json, if it did."""
+    best = (run.run_state or {}).get("best_checkpoint")
+    parsed = naming.parse_checkpoint_dirname(str(best).rstrip("/").split("/")[-1]) if best else None
+    return parsed[0] if parsed else None
+
+
+def select_best(run: Run, rows: list[dict]) -> dict:
+    """The checkpoint of a run to report: chosen on validation, never silently on the test set."""
+    scored = [r for r in rows if r["pass@1"] is not None]
+    if not scored:
+        return {"step": None, "how": "no checkpoint has results"}
+    with_validation = [r for r in scored if "validation_pass@1" in r]
+    validation_loss = dict(run.loss_history.get("validation", []))
+    trainer_step = trainer_best_step(run)
+    with_loss = [r for r in scored if r["step"] in validation_loss]
+    if with_validation:
+        best = max(
+            with_validation,
+            key=lambda r: (r["validation_pass@1"], -validation_loss.get(r["step"], float("inf")), r["step"]),
+        )
+        how, note = "validation Pass@1", "chosen on the validation set; its test score is reported once"
+    elif trainer_step is not None and any(r["step"] == trainer_step for r in scored):
+        best = next(r for r in scored if r["step"] == trainer_step)
+        reason = (run.run_state or {}).get("best_reason") or "see run_state.json"
+        how, note = "trainer's choice (run_state.json)", f"chosen by the trainer ({reason})"
+    elif with_loss:
+        best = min(with_loss, key=lambda r: (validation_loss[r["step"]], -r["step"]))
+        how, note = "validation loss", "chosen on the lowest validation loss; its test score is reported once"
+    else:
+        best = scored[-1]
+        how = "last checkpoint (no validation set)"
+        note = (
+            "no validation set exists for this run, so the last checkpoint is reported; picking the best "
+            "checkpoint on the test set would be optimistic"
+        )
+    oracle = max(scored, key=lambda r: (r["pass@1"], -r["step"]))
+    return {
+        "step": best["step"],
+        "id": best["id"],
+        "how": how,
+        "note": note,
+        "test_pass@1": best["pass@1"],
+        "test_ci95": best["ci95"],
+        "n_solved": best["n_solved"],
+        "n_problems": best["n_problems"],
+        "oracle_step_on_test": oracle["step"],
+        "oracle_pass@1_on_test": oracle["pass@1"],
+    }
+
+
+def paired_comparison(a: Checkpoint, b: Checkpoint) -> dict:
+    """Exact McNemar (evaluation.metrics) and a paired bootstrap of the Pass@1 difference, on shared problems."""
+    from evaluation.metrics import paired_test
+
+    solved_a, solved_b = solved_map(a.results), solved_map(b.results)
+    shared = sorted(set(solved_a) & set(solved_b))
+    pa = {q: solved_a[q] for q in shared}
+    pb = {q: solved_b[q] for q in shared}
+    test = paired_test(pa, pb)
+    # paired_test reports B - A; the bootstrap is run with the roles swapped to report A - B
+    bootstrap = paired_test(pb, pa, method="bootstrap", n_resamples=BOOTSTRAP_SAMPLES, seed=0)
+    only_a = [q for q in shared if pa[q] and not pb[q]]
+    only_b = [q for q in shared if pb[q] and not pa[q]]
+    ci = list(bootstrap["difference_ci95"])
+    result = {
+        "a": checkpoint_id(a),
+        "b": checkpoint_id(b),
+        "arm_a": a.arm,
+        "arm_b": b.arm,
+        "n_problems": len(shared),
+        "solved_a": sum(pa.values()),
+        "solved_b": sum(pb.values()),
+        "both": sum(pa[q] and pb[q] for q in shared),
+        "neither": sum(not pa[q] and not pb[q] for q in shared),
+        "only_a": only_a,
+        "only_b": only_b,
+        "mcnemar_p": float(test["p_value"]),
+        "difference": (sum(pa.values()) - sum(pb.values())) / len(shared),
+        "bootstrap_ci95": ci,
+        "bootstrap_p": float(bootstrap["p_value"]),
+        "bootstrap_samples": BOOTSTRAP_SAMPLES,
+    }
+    result["sentence"] = honest_sentence(result)
+    return result
+
+
+def honest_sentence(t: dict) -> str:
+    n, a, b = t["n_problems"], t["a"], t["b"]
+    counts = f"{a} solves {t['solved_a']}/{n}, {b} solves {t['solved_b']}/{n}"
+    discordant = f"{len(t['only_a'])} problems only {a} solves, {len(t['only_b'])} only {b}"
+    if t["mcnemar_p"] >= ALPHA:
+        return (
+            f"No significant difference at n={n}: {counts}; {discordant} (exact McNemar p = {t['mcnemar_p']:.3f}, "
+            f"95 % bootstrap interval of the Pass@1 difference {t['bootstrap_ci95'][0]:+.3f} to "
+            f"{t['bootstrap_ci95'][1]:+.3f}, which includes 0)."
+        )
+    better = a if t["solved_a"] > t["solved_b"] else b
+    return (
+        f"{better} is significantly better at n={n} (exact McNemar p = {t['mcnemar_p']:.3f}): {counts}; "
+        f"{discordant}."
+    )
+
+
+def problem_matrix(runs: list[Run]) -> dict:
+    """Problems × checkpoints: 1 solved, 0 not, None where a checkpoint did not attempt the problem."""
+    columns = [c for run in runs for c in run.checkpoints if c.results is not None]
+    maps = [solved_map(c.results) for c in columns]
+    problems = sorted({q for m in maps for q in m})
+    return {
+        "columns": [checkpoint_id(c) for c in columns],
+        "problems": problems,
+        "solved": [[(int(m[q]) if q in m else None) for m in maps] for q in problems],
+    }
+
+
+def regressions(run: Run) -> dict:
+    """Forgetting: problems solved at one checkpoint and lost at the next one, and lost by the end."""
+    checkpoints = [c for c in run.checkpoints if c.results is not None]
+    maps = [solved_map(c.results) for c in checkpoints]
+    lost, gained = [], []
+    for before, after, m0, m1 in zip(checkpoints, checkpoints[1:], maps, maps[1:], strict=False):
+        for q in sorted(set(m0) & set(m1)):
+            if m0[q] and not m1[q]:
+                lost.append({"question_id": q, "solved_at": before.step, "lost_at": after.step})
+            elif m1[q] and not m0[q]:
+                gained.append({"question_id": q, "unsolved_at": before.step, "solved_at": after.step})
+    ever = sorted({q for m in maps for q, ok in m.items() if ok})
+    final = maps[-1] if maps else {}
+    return {
+        "lost": lost,
+        "gained": gained,
+        "ever_solved": len(ever),
+        "always_solved": sorted(q for q in ever if all(m.get(q) for m in maps)),
+        "forgotten_by_last": sorted(q for q in ever if not final.get(q)),
+    }
+
+
+def case_studies(
+    a: Run, best_a: Checkpoint, b: Run, best_b: Checkpoint, count: int, chosen: list[str]
+) -> list:
+    """Problems where the arms differ most (solve-rate gap over all checkpoints, then the best ones)."""
+
+    def rate(run: Run) -> Counter:
+        counts = Counter()
+        scored = [c for c in run.checkpoints if c.results is not None]
+        for c in scored:
+            counts.update({q: ok / len(scored) for q, ok in solved_map(c.results).items()})
+        return counts
+
+    rate_a, rate_b = rate(a), rate(b)
+    solved_a, solved_b = solved_map(best_a.results), solved_map(best_b.results)
+    shared = sorted(set(solved_a) & set(solved_b))
+    if not chosen:
+        ranked = sorted(
+            shared,
+            key=lambda q: (-(solved_a[q] != solved_b[q]), -abs(rate_a[q] - rate_b[q]), q),
+        )
+        chosen = ranked[:count]
+    studies = []
+    for q in chosen:
+        sides = []
+        for run, checkpoint, rates in ((a, best_a, rate_a), (b, best_b, rate_b)):
+            problem = next((p for p in checkpoint.results["problems"] if p["question_id"] == q), None)
+            sample = problem["samples"][0] if problem and problem["samples"] else None
+            sides.append(
+                {
+                    "run": run.name,
+                    "checkpoint": checkpoint_id(checkpoint),
+                    "solve_rate_over_checkpoints": rates[q],
+                    "passed": bool(sample and sample["passed"]),
+                    "outcome": sample_outcome(sample) if sample else "not attempted",
+                    "extraction": sample.get("extraction") if sample else None,
+                    "verdicts": [
+                        t["verdict"] + (f" ({t['detail']})" if t.get("detail") else "")
+                        for t in sample["tests"]
+                    ]
+                    if sample
+                    else [],
+                    "code": sample.get("code", "") if sample else "",
+                }
+            )
+        studies.append({"question_id": q, "sides": sides})
+    return studies

@@ -1,0 +1,260 @@
+"""The study report's inputs: runs read from local run folders, Hub repos, or folders of results files.
+
+Everything is turned into the same two plain records, so the analysis never cares where a run came
+from: a `Run` with its loss history and LossGuard state, and its `Checkpoint`s, each holding its test
+results file (and its validation results file when one exists).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codegen_lab import naming
+from codegen_lab.hub import Hub
+
+RESULTS_SCHEMA = "codegen-lora-lab/results/v1"
+# Only the small files the report reads; adapter weights stay on the Hub until a model is loaded.
+HUB_REPORT_FILES = ["*.json", "results/*.json", "results/**/*.json"]
+
+
+class ReportInputError(ValueError):
+    """A --runs entry that cannot be read, with what is wrong with it."""
+
+
+@dataclass
+class Checkpoint:
+    run: str
+    arm: str
+    step: int
+    results: dict | None  # the test results file; None when only metrics.json exists
+    results_path: str | None  # local path or Hub address of that file
+    validation: dict | None = None  # a results file whose benchmark.split is "validation"
+    validation_path: str | None = None
+    metrics: dict | None = None  # the checkpoint folder's metrics.json, when there is one
+    epoch: int | None = None
+    adapter: str | None = None  # loadable adapter spec: a folder or repo@branch
+    base: str | None = None
+    revision: str = ""  # the model revision that produced the results
+
+
+@dataclass
+class Run:
+    name: str
+    arm: str
+    source: str  # local | hub | results
+    location: str
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    loss_history: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # split -> points
+    run_state: dict | None = None
+
+
+def load_runs(specs: list[str], hub: Hub | None = None) -> list[Run]:
+    """Every run named on the command line, in order; a results folder may hold several runs."""
+    runs: list[Run] = []
+    for spec in specs:
+        path = Path(spec).expanduser()
+        if path.is_dir():
+            runs += [load_run_folder(path)] if is_run_folder(path) else load_results_folder(path)
+        elif spec.count("/") == 1 and not path.exists():
+            runs.append(load_hub_run(spec, hub or Hub.from_env()))
+        else:
+            raise ReportInputError(
+                f"--runs {spec!r} is neither a run folder, a folder of results files, nor a Hub repo id "
+                "like 'user/deep-run'."
+            )
+    names = [run.name for run in runs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ReportInputError(f"Two inputs hold a run with the same name: {', '.join(duplicates)}.")
+    for run in runs:
+        run.checkpoints.sort(key=lambda c: c.step)
+    return runs
+
+
+def is_run_folder(path: Path) -> bool:
+    return (
+        (path / "loss_history.json").is_file()
+        or (path / "run_state.json").is_file()
+        or any(naming.parse_checkpoint_dirname(p.name) for p in path.iterdir() if p.is_dir())
+    )
+
+
+def read_results(path: Path) -> dict:
+    """One results file, checked to be one."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ReportInputError(f"Results file {path} cannot be read as JSON: {err}.") from err
+    if not isinstance(data, dict) or data.get("schema") != RESULTS_SCHEMA:
+        raise ReportInputError(f"{path} is not a results file (its schema is not {RESULTS_SCHEMA!r}).")
+    return data
+
+
+def is_validation(results: dict, where: str) -> bool:
+    """Validation results live in a run's results/validation/ folder (or say benchmark.split)."""
+    return results["benchmark"].get("split") == "validation" or Path(where).parent.name == "validation"
+
+
+def results_step(results: dict) -> int:
+    """The training step of a results file: model.step, else the step in its adapter's name."""
+    model = results["model"]
+    if model.get("step") is not None:
+        return int(model["step"])
+    for text in (model.get("adapter") or "", model.get("name") or ""):
+        parsed = naming.parse_checkpoint_dirname(text.rstrip("/").split("/")[-1])
+        if parsed:
+            return parsed[0]
+        branch = naming.parse_branch_name(text.rsplit("@", 1)[-1])
+        if branch is not None:
+            return branch
+    return 0  # the base model, or a single evaluation without a step
+
+
+def _load_json(path: Path) -> dict | list | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def load_run_folder(path: Path, name: str | None = None, source: str = "local", location: str = "") -> Run:
+    """A training run folder: checkpoint folders, loss_history.json, run_state.json, results/."""
+    name = name or path.resolve().name
+    run = Run(name=name, arm=naming.arm_of(name), source=source, location=location or str(path))
+    run.loss_history = normalize_loss_history(_load_json(path / "loss_history.json"))
+    run.run_state = _load_json(path / "run_state.json")
+    by_step: dict[int, Checkpoint] = {}
+    for folder in sorted(p for p in path.iterdir() if p.is_dir()):
+        parsed = naming.parse_checkpoint_dirname(folder.name)
+        if not parsed:
+            continue
+        step, epoch = parsed
+        adapter = str(folder) if (folder / "adapter_config.json").is_file() else None
+        base = None
+        if adapter:
+            base = json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path")
+        by_step[step] = Checkpoint(
+            run=name,
+            arm=run.arm,
+            step=step,
+            epoch=epoch,
+            results=None,
+            results_path=None,
+            metrics=_load_json(folder / "metrics.json"),
+            adapter=adapter,
+            base=base,
+            revision=folder.name,
+        )
+    results_dir = path / "results"
+    files = sorted(results_dir.rglob("*.json")) if results_dir.is_dir() else []
+    for file in files:
+        results = read_results(file)
+        step = results_step(results)
+        checkpoint = by_step.setdefault(
+            step, Checkpoint(run=name, arm=run.arm, step=step, results=None, results_path=None)
+        )
+        _attach(checkpoint, results, str(file))
+    run.checkpoints = list(by_step.values())
+    return run
+
+
+def _attach(checkpoint: Checkpoint, results: dict, where: str) -> None:
+    if is_validation(results, where):
+        checkpoint.validation, checkpoint.validation_path = results, where
+    else:
+        checkpoint.results, checkpoint.results_path = results, where
+    model = results["model"]
+    checkpoint.base = checkpoint.base or model.get("base")
+    checkpoint.adapter = checkpoint.adapter or model.get("adapter")
+    checkpoint.revision = checkpoint.revision or model.get("adapter") or model.get("name", "")
+
+
+def load_results_folder(path: Path) -> list[Run]:
+    """A folder of results files (e.g. results/course/), grouped into runs by model.run (else arm)."""
+    files = sorted(p for p in path.glob("*.json"))
+    runs: dict[str, Run] = {}
+    for file in files:
+        results = read_results(file)
+        model = results["model"]
+        name = model.get("run") or model.get("arm") or naming.arm_of(model["name"])
+        run = runs.setdefault(
+            name,
+            Run(name=name, arm=model.get("arm") or naming.arm_of(name), source="results", location=str(path)),
+        )
+        step = results_step(results)
+        checkpoint = next((c for c in run.checkpoints if c.step == step), None)
+        if checkpoint is None:
+            checkpoint = Checkpoint(run=name, arm=run.arm, step=step, results=None, results_path=None)
+            run.checkpoints.append(checkpoint)
+        _attach(checkpoint, results, str(file))
+    if not runs:
+        raise ReportInputError(f"{path} holds no checkpoint folders and no results files (*.json).")
+    return list(runs.values())
+
+
+def load_hub_run(repo_id: str, hub: Hub) -> Run:
+    """A run pushed to the Hub: main holds the run files, branch step-NNNNNN holds each checkpoint."""
+    main = hub.download(repo_id, "main", allow_patterns=HUB_REPORT_FILES)
+    run = load_run_folder(main, name=repo_id.split("/")[-1], source="hub", location=hub.describe(repo_id))
+    by_step = {c.step: c for c in run.checkpoints}
+    for branch in hub.list_branches(repo_id):
+        step = naming.parse_branch_name(branch)
+        if step is None:
+            continue
+        folder = hub.download(repo_id, branch, allow_patterns=HUB_REPORT_FILES)
+        checkpoint = by_step.setdefault(
+            step, Checkpoint(run=run.name, arm=run.arm, step=step, results=None, results_path=None)
+        )
+        checkpoint.metrics = _load_json(folder / "metrics.json")
+        checkpoint.adapter = f"{repo_id}@{branch}"
+        checkpoint.revision = f"{repo_id}@{branch}"
+        for file in sorted(folder.rglob("*.json")):
+            if file.name not in ("metrics.json", "adapter_config.json") and _is_results(file):
+                where = f"{hub.describe(repo_id, branch)}/{file.relative_to(folder).as_posix()}"
+                _attach(checkpoint, read_results(file), where)
+        if checkpoint.results is None and checkpoint.metrics and checkpoint.metrics.get("results_file"):
+            # metrics.json names the results file; it may live on main's results/ folder
+            candidate = main / checkpoint.metrics["results_file"]
+            if candidate.is_file():
+                _attach(checkpoint, read_results(candidate), str(candidate))
+    run.checkpoints = list(by_step.values())
+    return run
+
+
+def _is_results(path: Path) -> bool:
+    try:
+        return json.loads(path.read_text()).get("schema") == RESULTS_SCHEMA
+    except (json.JSONDecodeError, AttributeError):
+        return False
+
+
+def normalize_loss_history(raw: dict | list | None) -> dict[str, list[tuple[int, float]]]:
+    """{split: [(step, loss)]} from either {split: [{step, loss}]} or a Trainer-style list of log rows.
+
+    Log rows carry ``loss`` (train) or ``eval_loss`` / ``eval_<split>_loss`` with a ``step``.
+    """
+    curves: dict[str, list[tuple[int, float]]] = {}
+    if isinstance(raw, dict):
+        for split, points in raw.items():
+            if isinstance(points, list):
+                curves[_split_name(split)] = [(int(p["step"]), float(p["loss"])) for p in points]
+    elif isinstance(raw, list):
+        for row in raw:
+            for key, value in row.items():
+                split = _log_key_split(key)
+                if split and "step" in row and value is not None:
+                    curves.setdefault(split, []).append((int(row["step"]), float(value)))
+    return {split: sorted(points) for split, points in sorted(curves.items()) if points}
+
+
+def _split_name(name: str) -> str:
+    return {"eval": "validation", "val": "validation", "valid": "validation"}.get(name, name)
+
+
+def _log_key_split(key: str) -> str | None:
+    if key in ("loss", "train_loss_step"):
+        return "train"
+    if key == "eval_loss":
+        return "validation"
+    if key.startswith("eval_") and key.endswith("_loss"):
+        return _split_name(key[len("eval_") : -len("_loss")])
+    return None

@@ -1,0 +1,1 @@
+"""LiveCodeBench evaluation: benchmark loading, generation, extraction, sandboxed judge, metrics, results."""

@@ -1,0 +1,110 @@
+"""Leaderboard rows from the Hub repos listed in ``space/models.yaml``: per branch, its results files, else
+the checkpoint's ``metrics.json``, else the Pass@1 entries of the README's model-index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codegen_lab import naming
+from codegen_lab.hub import Hub
+from space.results_store import Row, is_results_file, row_from_results
+
+
+def configured_repos(models_config: Path) -> list[tuple[str, str | None]]:
+    """(repo id, revision or None for every branch) from the ``repos`` list of ``space/models.yaml``.
+
+    An entry is ``repo_id``, ``repo_id@revision`` or a mapping with ``repo`` and optional ``revision``.
+    """
+    import yaml
+
+    if not models_config.is_file():
+        return []
+    config = yaml.safe_load(models_config.read_text()) or {}
+    repos = []
+    for entry in config.get("repos") or []:
+        if isinstance(entry, str):
+            repo, _, revision = entry.partition("@")
+            repos.append((repo, revision or None))
+        else:
+            repos.append((entry["repo"], entry.get("revision")))
+    return repos
+
+
+def read_hub_repo(hub: Hub, repo: str, revision: str | None = None) -> list[Row]:
+    """Rows of one Hub repo, per branch: its results files, else ``metrics.json``, else the model-index."""
+    rows = []
+    for branch in [revision] if revision else hub.list_branches(repo):
+        files = hub.list_files(repo, branch)
+        where = f"{repo}@{branch}"
+        found = []
+        for name in files:
+            if name.endswith(".json") and (name.startswith("results/") or name == "results.json"):
+                data = hub.read_json(repo, name, branch)
+                if is_results_file(data):
+                    found.append(row_from_results(data, "Hub", f"{where}/{name}"))
+        if not found and "metrics.json" in files:
+            found = [row_from_metrics(hub.read_json(repo, "metrics.json", branch), repo, branch)]
+        if not found and "README.md" in files:
+            card = hub.download(repo, branch, allow_patterns=["README.md"]) / "README.md"
+            found = rows_from_model_index(card, repo, branch)
+        rows += found
+    return rows
+
+
+def _hub_row(repo: str, branch: str, pass_at_1: float, **fields) -> Row:
+    name = f"{repo}@{branch}"
+    return Row(
+        key=name,
+        name=name,
+        run=repo.split("/")[-1],
+        arm=naming.arm_of(repo),
+        step=naming.parse_branch_name(branch),
+        pass_at_1=pass_at_1,
+        source="Hub",
+        origin=name,
+        **fields,
+    )
+
+
+def row_from_metrics(data: dict, repo: str, branch: str) -> Row:
+    """A checkpoint's ``metrics.json`` (the results file's metrics and benchmark blocks)."""
+    metrics, bench = data["metrics"], data.get("benchmark", {})
+    ci = metrics.get("pass@1_ci95")
+    return _hub_row(
+        repo,
+        branch,
+        float(metrics["pass@1"]),
+        ci95=(float(ci[0]), float(ci[1])) if ci else None,
+        n_problems=int(metrics.get("n_problems") or bench.get("n_problems") or 0),
+        test_scope=bench.get("test_scope", "?"),
+        prompt_style="?",
+        sampling="?",
+        date="",
+        per_sample=False,
+    )
+
+
+def rows_from_model_index(readme: Path, repo: str, branch: str) -> list[Row]:
+    """Pass@1 entries of a model card's ``model-index`` (no per-problem data)."""
+    from huggingface_hub import ModelCard
+
+    rows = []
+    for result in ModelCard.load(readme).data.eval_results or []:
+        if result.metric_type.lower().replace("_at_", "@") != "pass@1":
+            continue
+        value = float(result.metric_value)
+        rows.append(
+            _hub_row(
+                repo,
+                branch,
+                value / 100 if value > 1 else value,
+                ci95=None,
+                n_problems=0,
+                test_scope="?",
+                prompt_style="?",
+                sampling="?",
+                date="",
+                per_sample=False,
+            )
+        )
+    return rows

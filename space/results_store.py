@@ -1,0 +1,362 @@
+"""Every evaluated model and checkpoint in one table, for the Space's leaderboard.
+
+Rows come from results files (``codegen-lora-lab/results/v1``) in the shipped ``results/`` folder, in
+``outputs/**/results/`` and in any folder named by ``CODEGEN_LAB_RESULTS_DIRS``; from the Hub repos listed
+in ``space/models.yaml`` (results files, ``metrics.json`` or the README's model-index, per branch); and
+from the LiveCodeBench leaderboard's per-problem scores on the same 41 problems. Reading is cached in
+memory; ``refresh()`` reads everything again.
+
+    store = ResultsStore.from_env()
+    store.table(arm="deep", scope="full", search="step-500")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codegen_lab import naming
+from codegen_lab.hub import Hub, HubError
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_SCHEMA = "codegen-lora-lab/results/v1"
+REFERENCE_FILE = "lcb_leaderboard_41.json"
+REFERENCE_SOURCE = "LiveCodeBench leaderboard"
+RESULTS_DIRS_ENV = "CODEGEN_LAB_RESULTS_DIRS"
+OUTPUTS_ENV = "CODEGEN_LAB_OUTPUTS"
+COLUMNS = [
+    "Model",
+    "Run",
+    "Arm",
+    "Step",
+    "Pass@1 (%)",
+    "95% CI",
+    "Problems",
+    "Test scope",
+    "Prompt",
+    "Sampling",
+    "Date",
+    "Source",
+]
+
+
+@dataclass
+class Row:
+    """One evaluated model or checkpoint; ``problems`` maps question id -> that problem's Pass@1."""
+
+    key: str
+    name: str
+    run: str
+    arm: str
+    step: int | None
+    pass_at_1: float
+    ci95: tuple[float, float] | None
+    n_problems: int
+    test_scope: str
+    prompt_style: str
+    sampling: str
+    date: str
+    source: str
+    origin: str
+    problems: dict[str, float] = field(default_factory=dict)
+    per_sample: bool = True
+
+    def record(self) -> dict:
+        ci = f"{100 * self.ci95[0]:.1f}–{100 * self.ci95[1]:.1f}" if self.ci95 else "—"
+        return dict(
+            zip(
+                COLUMNS,
+                [
+                    self.key,
+                    self.run,
+                    self.arm,
+                    self.step,
+                    round(100 * self.pass_at_1, 1),
+                    ci,
+                    self.n_problems,
+                    self.test_scope,
+                    self.prompt_style,
+                    self.sampling,
+                    self.date,
+                    self.source,
+                ],
+                strict=True,
+            )
+        )
+
+
+class ResultsStoreError(ValueError):
+    """A row or run the caller named that the store does not have, or a comparison that cannot be made."""
+
+
+def row_from_results(data: dict, source: str, origin: str) -> Row:
+    """A table row from a results file's JSON (``source`` is ``local`` or ``Hub``)."""
+    model, bench, config, metrics = data["model"], data["benchmark"], data.get("config", {}), data["metrics"]
+    name = model["name"]
+    sampling = config.get("sampling", {})
+    problems = {p["question_id"]: float(p["pass@1"]) for p in data.get("problems", [])}
+    ci = metrics.get("pass@1_ci95")
+    return Row(
+        key=name,
+        name=name,
+        run=model.get("run") or name,
+        arm=model.get("arm") or naming.arm_of(name),
+        step=model.get("step"),
+        pass_at_1=float(metrics["pass@1"]),
+        ci95=(float(ci[0]), float(ci[1])) if ci else None,
+        n_problems=int(metrics.get("n_problems") or bench.get("n_problems") or len(problems)),
+        test_scope=bench.get("test_scope", "?"),
+        prompt_style=config.get("prompt_style", "?"),
+        sampling=describe_sampling(sampling) if sampling else "?",
+        date=str(data.get("created_at", ""))[:10],
+        source=source,
+        origin=origin,
+        problems=problems,
+    )
+
+
+def describe_sampling(sampling: dict) -> str:
+    if float(sampling.get("temperature", 0.0)) == 0.0:
+        return f"greedy, n={sampling.get('n', 1)}"
+    return f"T={sampling['temperature']}, top_p={sampling.get('top_p', 1.0)}, n={sampling.get('n', 1)}"
+
+
+def reference_rows(path: Path) -> list[Row]:
+    """The LiveCodeBench leaderboard's models: ``{question_id: {model: pass@1}}`` (percent or fraction)."""
+    scores = json.loads(path.read_text())
+    scale = 100.0 if any(v > 1 for per_model in scores.values() for v in per_model.values()) else 1.0
+    by_model: dict[str, dict[str, float]] = {}
+    for qid, per_model in scores.items():
+        for model, value in per_model.items():
+            by_model.setdefault(model, {})[qid] = value / scale
+    return [
+        Row(
+            key=model,
+            name=model,
+            run=model,
+            arm="other",
+            step=None,
+            pass_at_1=sum(problems.values()) / len(problems),
+            ci95=None,
+            n_problems=len(problems),
+            test_scope="full",
+            prompt_style="lcb",
+            sampling="n=10",
+            date="",
+            source=REFERENCE_SOURCE,
+            origin=str(path),
+            problems=problems,
+            per_sample=False,
+        )
+        for model, problems in sorted(by_model.items())
+    ]
+
+
+def is_results_file(data: object) -> bool:
+    return isinstance(data, dict) and str(data.get("schema", "")).startswith(RESULTS_SCHEMA)
+
+
+def read_local_results(folder: Path) -> list[Row]:
+    """Every complete results file under ``folder`` (other JSON, e.g. the LCB reference, is skipped)."""
+    from evaluation.results import ResultsError, list_results, read_results
+
+    rows = []
+    for path in list_results(folder):
+        try:
+            data = read_results(path)
+            source = "reference" if data["model"].get("source") == "reference" else "local"
+            rows.append(row_from_results(data, source, str(path)))
+        except (ResultsError, KeyError, TypeError, ValueError) as err:
+            logger.warning("Skipping %s: %s", path, err)
+    return rows
+
+
+def loss_series(data: list | dict) -> dict[str, list[tuple[int, float]]]:
+    """``{"loss": [(step, value)], "eval_loss": [...]}`` from trainer-style log records.
+
+    ``data`` is a list of records (``{"step": 10, "loss": 1.2, ...}``) or a mapping of such lists.
+    """
+    records = (
+        data
+        if isinstance(data, list)
+        else [r for value in data.values() if isinstance(value, list) for r in value]
+    )
+    series: dict[str, list[tuple[int, float]]] = {}
+    for record in records:
+        if not isinstance(record, dict) or "step" not in record:
+            continue
+        for name, value in record.items():
+            if "loss" in name and isinstance(value, int | float):
+                series.setdefault(name, []).append((int(record["step"]), float(value)))
+    return {name: sorted(points) for name, points in sorted(series.items())}
+
+
+def unique_keys(rows: list[Row]) -> list[Row]:
+    """Give rows that share a model name a key that says where each came from."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.name] = counts.get(row.name, 0) + 1
+    seen: set[str] = set()
+    for row in rows:
+        key = row.name if counts[row.name] == 1 else f"{row.name} ({row.source}, {row.test_scope})"
+        number = 2
+        while key in seen:
+            key, number = f"{row.name} ({row.source}, {row.test_scope}) #{number}", number + 1
+        row.key = key
+        seen.add(key)
+    return rows
+
+
+class ResultsStore:
+    """The leaderboard's rows, read once and kept until ``refresh()``; safe to share between sessions."""
+
+    def __init__(
+        self,
+        results_dirs: list[Path],
+        outputs_dir: Path | None = None,
+        models_config: Path | None = None,
+        reference: Path | None = None,
+        hub: Hub | None = None,
+    ):
+        self.results_dirs = [Path(p) for p in results_dirs]
+        self.outputs_dir = Path(outputs_dir) if outputs_dir else None
+        self.models_config = models_config
+        self.reference = reference
+        self.hub = hub
+        self.errors: list[str] = []
+        self._rows: list[Row] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls) -> ResultsStore:
+        """The shipped ``results/``, ``outputs/`` (or ``$CODEGEN_LAB_OUTPUTS``), ``$CODEGEN_LAB_RESULTS_DIRS``."""
+        extra = [Path(p) for p in os.environ.get(RESULTS_DIRS_ENV, "").split(os.pathsep) if p]
+        return cls(
+            results_dirs=[REPO_ROOT / "results", *extra],
+            outputs_dir=Path(os.environ.get(OUTPUTS_ENV, REPO_ROOT / "outputs")),
+            models_config=REPO_ROOT / "space" / "models.yaml",
+            reference=REPO_ROOT / "results" / REFERENCE_FILE,
+        )
+
+    def rows(self) -> list[Row]:
+        with self._lock:
+            if self._rows is None:
+                self._rows = self._read()
+            return self._rows
+
+    def refresh(self) -> list[Row]:
+        """Forget the cache and read every source again."""
+        with self._lock:
+            self._rows = None
+        return self.rows()
+
+    def row(self, key: str) -> Row:
+        for row in self.rows():
+            if row.key == key:
+                return row
+        raise ResultsStoreError(f"No leaderboard row named {key!r}; refresh the leaderboard or pick another.")
+
+    def _read(self) -> list[Row]:
+        from space.hub_results import configured_repos, read_hub_repo
+
+        errors = []
+        folders = list(self.results_dirs)
+        if self.outputs_dir and self.outputs_dir.is_dir():
+            folders += sorted(p for p in self.outputs_dir.glob("**/results") if p.is_dir())
+        rows = [row for folder in folders if folder.is_dir() for row in read_local_results(folder)]
+        if self.models_config:
+            try:
+                repos = configured_repos(self.models_config)
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                errors.append(f"{self.models_config}: {err}")
+                repos = []
+            hub = self.hub or (Hub.from_env() if repos else None)
+            for repo, revision in repos:
+                try:
+                    rows += read_hub_repo(hub, repo, revision)
+                except (HubError, KeyError, ValueError) as err:
+                    errors.append(f"{repo}: {err}")
+        if self.reference and self.reference.is_file():
+            rows += reference_rows(self.reference)
+        self.errors = errors
+        for error in errors:
+            logger.warning("Leaderboard: %s", error)
+        return unique_keys(rows)
+
+    def runs(self) -> list[str]:
+        """Run folders under ``outputs/`` that have a loss history."""
+        if not (self.outputs_dir and self.outputs_dir.is_dir()):
+            return []
+        return sorted(p.parent.name for p in self.outputs_dir.glob("*/loss_history.json"))
+
+    def loss_history(self, run: str) -> dict[str, list[tuple[int, float]]]:
+        path = (self.outputs_dir or Path()) / run / "loss_history.json"
+        if "/" in run or not path.is_file():
+            raise ResultsStoreError(f"Run {run!r} has no loss_history.json under {self.outputs_dir}.")
+        return loss_series(json.loads(path.read_text()))
+
+    def compare(self, key_a: str, key_b: str) -> dict:
+        """Paired test of two rows on the problems both were judged on.
+
+        Exact McNemar when both rows are pass/fail per problem (greedy), else a bootstrap over problems.
+        """
+        from evaluation.metrics import paired_test
+
+        a, b = self.row(key_a), self.row(key_b)
+        for row in (a, b):
+            if not row.problems:
+                raise ResultsStoreError(f"{row.key} has no per-problem results to compare ({row.source}).")
+        if not set(a.problems) & set(b.problems):
+            raise ResultsStoreError(f"{a.key} and {b.key} share no problems.")
+        binary = {*a.problems.values(), *b.problems.values()} <= {0.0, 1.0}
+        test = paired_test(a.problems, b.problems, method="mcnemar" if binary else "bootstrap")
+        return {**test, "a": a.key, "b": b.key, "same_scope": a.test_scope == b.test_scope}
+
+
+def filter_rows(
+    rows: list[Row], arms: list[str] | None = None, scope: str | None = None, search: str = ""
+) -> list[Row]:
+    """Rows of the given arms and test scope whose model, run or source contains every search word."""
+    words = search.lower().split()
+    return [
+        row
+        for row in rows
+        if (not arms or row.arm in arms)
+        and (not scope or scope == "all" or row.test_scope == scope)
+        and all(w in f"{row.key} {row.run} {row.source} {row.prompt_style}".lower() for w in words)
+    ]
+
+
+def table(rows: list[Row]):
+    """The leaderboard as a DataFrame, best Pass@1 first."""
+    import pandas as pd
+
+    frame = pd.DataFrame([row.record() for row in rows], columns=COLUMNS)
+    frame["Step"] = frame["Step"].astype("Int64")
+    return frame.sort_values("Pass@1 (%)", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def problem_matrix(rows: list[Row]):
+    """Problems x rows: each cell the row's Pass@1 on that problem (1/0 for greedy), NaN if not judged."""
+    import pandas as pd
+
+    from evaluation.metrics import problem_matrix as by_problem
+
+    keys = [row.key for row in rows if row.problems]
+    matrix = by_problem({row.key: row.problems for row in rows if row.problems})
+    return pd.DataFrame.from_dict(matrix, orient="index", columns=keys)
+
+
+def step_series(rows: list[Row]) -> dict[str, list[tuple[int, float]]]:
+    """Pass@1 against training step, one series per run and test scope (first row per step wins)."""
+    series: dict[str, dict[int, float]] = {}
+    for row in rows:
+        if row.step is not None:
+            series.setdefault(f"{row.run} ({row.test_scope})", {}).setdefault(row.step, row.pass_at_1)
+    return {label: sorted(points.items()) for label, points in sorted(series.items())}

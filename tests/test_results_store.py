@@ -1,0 +1,250 @@
+"""The leaderboard's store: local results files, run folders, the Hub, the LiveCodeBench reference."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from codegen_lab.hub import Hub
+from evaluation.results import build_results, partial_path, problem_record, results_path, write_json_atomic
+from space.results_store import (
+    REFERENCE_SOURCE,
+    REPO_ROOT,
+    ResultsStore,
+    ResultsStoreError,
+    filter_rows,
+    loss_series,
+    problem_matrix,
+    step_series,
+    table,
+)
+from tests.conftest import SHARED
+
+REFERENCE = SHARED / "reference" / "lcb_leaderboard_41.json"
+QIDS = [f"abc{365 + i // 2}_{'ab'[i % 2]}" for i in range(10)]
+
+
+def write_results(
+    folder: Path,
+    name: str,
+    solved: dict[str, bool],
+    *,
+    run: str | None = None,
+    step: int | None = None,
+    arm: str | None = None,
+    scope: str = "full",
+    source: str = "local",
+) -> Path:
+    """A results file in the documented schema, written with the evaluation stage's own writer."""
+    problems = [
+        problem_record(qid, [{"output": "", "code": "", "extraction": "none", "passed": ok, "tests": []}])
+        for qid, ok in solved.items()
+    ]
+    header = {
+        "model": {
+            "name": name,
+            "base": "tiny",
+            "adapter": None,
+            "run": run,
+            "arm": arm,
+            "step": step,
+            "source": source,
+        },
+        "benchmark": {"source": "test", "preset": "study", "test_scope": scope, "n_problems": len(solved)},
+        "config": {"prompt_style": "study", "sampling": {"n": 1, "temperature": 0.0, "top_p": 1.0}},
+    }
+    path = results_path(folder, name)
+    write_json_atomic(path, build_results(header, problems))
+    return path
+
+
+def solving(*indices: int) -> dict[str, bool]:
+    return {qid: i in indices for i, qid in enumerate(QIDS)}
+
+
+@pytest.fixture
+def study(tmp_path) -> ResultsStore:
+    """Two runs of three checkpoints each under outputs/, a shipped results folder and the reference."""
+    outputs = tmp_path / "outputs"
+    for run, arm, solved_at in (("deep-run", "deep", [2, 4, 3]), ("diverse-run", "diverse", [3, 5, 6])):
+        for k, n_solved in enumerate(solved_at):
+            step = 100 * (k + 1)
+            write_results(
+                outputs / run / "results",
+                f"{run}@step-{step:06d}",
+                solving(*range(n_solved)),
+                run=run,
+                step=step,
+                arm=arm,
+            )
+        history = [{"step": s, "loss": 2.0 / s, "epoch": s / 300} for s in range(10, 310, 10)]
+        history += [{"step": 150, "eval_loss": 0.5}, {"step": 300, "eval_loss": 0.4}]
+        (outputs / run / "loss_history.json").write_text(json.dumps(history))
+    shipped = tmp_path / "results"
+    write_results(shipped, "base-model", solving(0), arm="base", scope="public-only")
+    (shipped / "notes.json").write_text(json.dumps({"not": "a results file"}))
+    partial = partial_path(results_path(shipped, "half-done"))
+    partial.write_text(json.dumps({"model": {"name": "half-done"}}) + "\n")
+    return ResultsStore([shipped], outputs_dir=outputs, reference=REFERENCE)
+
+
+def test_local_runs_shipped_results_and_reference_become_rows(study):
+    rows = {row.key: row for row in study.rows()}
+    assert (
+        len(rows) == 6 + 1 + 16
+    )  # checkpoints, base, LiveCodeBench models; notes.json and the partial skipped
+    deep = rows["deep-run@step-000200"]
+    assert (deep.run, deep.arm, deep.step, deep.source, deep.test_scope) == (
+        "deep-run",
+        "deep",
+        200,
+        "local",
+        "full",
+    )
+    assert deep.pass_at_1 == pytest.approx(0.4) and deep.n_problems == 10
+    assert deep.ci95[0] < 0.4 < deep.ci95[1]
+    assert deep.sampling == "greedy, n=1" and deep.prompt_style == "study"
+    assert rows["base-model"].test_scope == "public-only"
+
+
+def test_reference_models_are_the_lcb_leaderboard_means(study):
+    reference = {row.key: row for row in study.rows() if row.source == REFERENCE_SOURCE}
+    assert len(reference) == 16
+    assert reference["Claude-3-Haiku"].pass_at_1 == pytest.approx(0.510, abs=5e-4)
+    assert reference["GPT-4O-2024-08-06"].pass_at_1 == pytest.approx(0.783, abs=5e-4)
+    assert reference["DeepSeek-V3"].pass_at_1 == pytest.approx(0.880, abs=5e-4)
+    assert max(r.pass_at_1 for r in reference.values()) == pytest.approx(40 / 41, abs=5e-4)
+    haiku = reference["Claude-3-Haiku"]
+    assert (haiku.test_scope, haiku.sampling, haiku.n_problems, haiku.ci95) == ("full", "n=10", 41, None)
+    assert not haiku.per_sample and len(haiku.problems) == 41
+
+
+def test_table_filters_and_search(study):
+    frame = table(study.rows())
+    assert list(frame["Pass@1 (%)"]) == sorted(frame["Pass@1 (%)"], reverse=True)
+    assert frame.loc[frame["Model"] == "deep-run@step-000300", "Pass@1 (%)"].item() == 30.0
+    rows = study.rows()
+    assert {r.key for r in filter_rows(rows, ["deep"])} == {f"deep-run@step-{s:06d}" for s in (100, 200, 300)}
+    assert [r.key for r in filter_rows(rows, None, "public-only")] == ["base-model"]
+    assert [r.key for r in filter_rows(rows, ["deep", "diverse"], "full", "DIVERSE 000300")] == [
+        "diverse-run@step-000300"
+    ]
+    assert {r.key for r in filter_rows(rows, search="gpt-4o")} == {
+        "GPT-4O-2024-08-06",
+        "GPT-4O-mini-2024-07-18",
+    }
+    assert filter_rows(rows, ["base"], "full") == []
+    assert table([]).empty
+
+
+def test_problem_matrix_and_step_series(study):
+    rows = filter_rows(study.rows(), ["deep", "base"])
+    matrix = problem_matrix(rows)
+    assert matrix.shape == (10, 4)
+    assert matrix.index.tolist() == sorted(QIDS)
+    assert matrix["deep-run@step-000200"].sum() == 4 and matrix.loc["abc365_b", "deep-run@step-000100"] == 1.0
+    assert problem_matrix([]).empty
+    series = step_series(study.rows())
+    assert series == {
+        "deep-run (full)": [(100, 0.2), (200, 0.4), (300, 0.3)],
+        "diverse-run (full)": [(100, 0.3), (200, 0.5), (300, 0.6)],
+    }
+
+
+def test_paired_comparison_of_two_rows(study):
+    # deep@200 solves problems 0-3, diverse@300 solves 0-5: B-only = 2, A-only = 0.
+    result = study.compare("deep-run@step-000200", "diverse-run@step-000300")
+    assert (result["method"], result["b10"], result["b01"], result["n_problems"]) == ("mcnemar", 0, 2, 10)
+    assert result["p_value"] == pytest.approx(0.5)  # 2 * (1/2)^2, the exact two-sided binomial tail
+    vs_reference = study.compare("diverse-run@step-000300", "Claude-3-Haiku")
+    assert vs_reference["method"] == "bootstrap" and vs_reference["n_problems"] == 10
+    with pytest.raises(ResultsStoreError, match="no-such-row"):
+        study.compare("no-such-row", "base-model")
+
+
+def test_rows_are_cached_until_refresh(study, tmp_path):
+    before = len(study.rows())
+    write_results(tmp_path / "results", "late-model", solving(1, 2))
+    assert len(study.rows()) == before
+    assert "late-model" in {row.key for row in study.refresh()}
+
+
+def test_loss_history_of_a_run(study):
+    assert study.runs() == ["deep-run", "diverse-run"]
+    series = study.loss_history("deep-run")
+    assert set(series) == {"loss", "eval_loss"}
+    assert series["loss"][0] == (10, 0.2) and len(series["loss"]) == 30
+    assert series["eval_loss"] == [(150, 0.5), (300, 0.4)]
+    assert loss_series({"train": [{"step": 2, "loss": 1.0}], "eval": [{"step": 2, "eval_loss": 3.0}]}) == {
+        "eval_loss": [(2, 3.0)],
+        "loss": [(2, 1.0)],
+    }
+    with pytest.raises(ResultsStoreError, match="no-run"):
+        study.loss_history("no-run")
+
+
+def test_same_model_from_two_places_gets_distinct_keys(tmp_path):
+    write_results(tmp_path / "a", "deep-run@step-000100", solving(0))
+    write_results(tmp_path / "b", "deep-run@step-000100", solving(0, 1), scope="public-only")
+    keys = sorted(row.key for row in ResultsStore([tmp_path / "a", tmp_path / "b"]).rows())
+    assert keys == ["deep-run@step-000100 (local, full)", "deep-run@step-000100 (local, public-only)"]
+
+
+MODEL_CARD = """---
+model-index:
+- name: deep-hub
+  results:
+  - task:
+      type: text-generation
+    dataset:
+      name: LiveCodeBench v5 AtCoder easy
+      type: livecodebench/code_generation_lite
+    metrics:
+    - type: pass@1
+      value: 12.2
+---
+# deep-hub
+"""
+
+
+def test_configured_hub_repo_is_read_per_branch(tmp_path, local_hub):
+    hub = Hub.from_env()
+    hub.create_repo("me/deep-hub")
+    for step in (100, 200, 300):
+        hub.create_branch("me/deep-hub", f"step-{step:06d}")
+    results = write_results(
+        tmp_path / "r", "deep-hub@step-000100", solving(0, 1, 2), run="deep-hub", step=100
+    )
+    hub.upload_file("me/deep-hub", results, "results/deep-hub_step-000100.json", revision="step-000100")
+    metrics = json.loads(results.read_text())
+    metrics = {"metrics": {**metrics["metrics"], "pass@1": 0.5}, "benchmark": metrics["benchmark"]}
+    hub.upload_file("me/deep-hub", json.dumps(metrics), "metrics.json", revision="step-000200")
+    hub.upload_file("me/deep-hub", MODEL_CARD, "README.md", revision="step-000300")
+    config = tmp_path / "models.yaml"
+    config.write_text("repos:\n  - me/deep-hub\n  - repo: me/missing\n    revision: main\n")
+
+    store = ResultsStore([], models_config=config)
+    rows = {row.step: row for row in store.rows()}
+    assert sorted(rows) == [100, 200, 300]
+    assert {row.source for row in rows.values()} == {"Hub"}
+    assert rows[100].pass_at_1 == pytest.approx(0.3) and len(rows[100].problems) == 10
+    assert (
+        rows[200].pass_at_1 == 0.5 and rows[200].key == "me/deep-hub@step-000200" and rows[200].arm == "deep"
+    )
+    assert rows[300].pass_at_1 == pytest.approx(0.122) and math.isclose(rows[300].n_problems, 0)
+    assert len(store.errors) == 1 and "me/missing" in store.errors[0]
+
+
+def test_shipped_results_appear_in_the_default_store():
+    course, reference = REPO_ROOT / "results" / "course", REPO_ROOT / "results" / "lcb_leaderboard_41.json"
+    if not (course.is_dir() and reference.is_file()):
+        pytest.skip("results/course/ and results/lcb_leaderboard_41.json are not shipped yet")
+    rows = ResultsStore.from_env().rows()
+    study_rows = [r for r in rows if r.arm in ("deep", "diverse") and str(course) in r.origin]
+    assert len(study_rows) == 18
+    assert {r.arm for r in study_rows} == {"deep", "diverse"}
+    assert all(len(r.problems) == 41 and r.step for r in study_rows)
+    assert sum(r.source == REFERENCE_SOURCE for r in rows) == 16

@@ -23,6 +23,8 @@ from datasets_scripts import (
     to_conversation,
 )
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_BENCHMARK = REPO_ROOT.parent / "shared" / "benchmarks" / "lcb_v5_atcoder_easy_2408_2502.jsonl"
 SAMPLE_CASE = re.compile(r"Sample Input (\d+)\n(.*?)\n\nSample Output \1\n(.*?)(?=\n\nSample Input|\Z)", re.S)
 
 
@@ -164,3 +166,122 @@ def test_split_by_column_and_training_splits():
     users = {name: {problem_key(r["messages"][1]["content"]) for r in rows} for name, rows in splits.items()}
     assert not (users["train"] & users["valid"]) and not (users["train"] & users["test"])
     assert sum(len(rows) for rows in splits.values()) == 32
+
+
+# -- contamination ------------------------------------------------------------------------------
+def test_contamination_finds_a_planted_benchmark_passage(tmp_path):
+    from datasets_scripts.contamination import benchmark_statements, contamination_report
+
+    source, statements = benchmark_statements(str(SHARED_BENCHMARK))
+    assert len(statements) == 41 and source == str(SHARED_BENCHMARK)
+    rows = sample_rows("diverse")
+    clean = contamination_report(load_raw(str(write_jsonl(tmp_path / "clean.jsonl", rows))), statements)
+    assert clean["contaminated_train_problems"] == 0 and clean["top_matches"] == []
+    assert (
+        clean["boilerplate_ngrams_ignored"] > 0
+    )  # "the input is given from standard input ..." is not content
+    # Plant 20 words of a benchmark statement into one training problem and one test problem.
+    passage = " ".join(statements["abc365_a"].split()[:20])
+    rows[3]["input"] = rows[3]["input"] + "\n\n" + passage
+    rows[30]["input"] = passage.upper() + "\n\n" + rows[30]["input"]
+    report = contamination_report(load_raw(str(write_jsonl(tmp_path / "planted.jsonl", rows))), statements)
+    assert report["per_split"]["train"] == {
+        "problems": 24,
+        "contaminated_problems": 1,
+        "contaminated_rows": 1,
+    }
+    assert report["per_split"]["test"]["contaminated_problems"] == 1
+    assert report["per_split"]["valid"]["contaminated_problems"] == 0
+    assert {(m["row"], m["question_id"]) for m in report["top_matches"]} == {
+        (3, "abc365_a"),
+        (30, "abc365_a"),
+    }
+    assert all(m["shared_ngrams"] >= 1 for m in report["top_matches"])
+    assert (
+        contamination_report(load_raw(str(tmp_path / "planted.jsonl")), statements, n=25)["top_matches"] == []
+    )
+
+
+# -- token lengths ------------------------------------------------------------------------------
+def test_length_report_and_drop_or_truncate(tiny_model_dir):
+    from datasets_scripts.lengths import apply_length_policy, length_report, load_tokenizer, token_lengths
+
+    tokenizer = load_tokenizer(str(tiny_model_dir))
+    conversations = load_training_splits("sample:diverse")["train"]
+    lengths = token_lengths(conversations, tokenizer)
+    text = tokenizer.apply_chat_template(conversations[0]["messages"], tokenize=False)
+    assert lengths[0] == len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert text.count("<|im_start|>") == 3 and SYSTEM_PROMPT in text
+    limit = sorted(lengths)[len(lengths) // 2]
+    over = sum(n > limit for n in lengths)
+    report = length_report(lengths, max_length=limit)
+    assert 0 < over < len(lengths) and report["n_over_max_length"] == over
+    assert report["min"] <= report["median"] <= report["max"] == max(lengths)
+    assert len(apply_length_policy(conversations, lengths, limit, "drop")) == len(lengths) - over
+    assert len(apply_length_policy(conversations, lengths, limit, "truncate")) == len(lengths)
+    with pytest.raises(ValueError, match="Unknown too-long policy"):
+        apply_length_policy(conversations, lengths, limit, "cut")
+    dropped = load_training_splits("sample:diverse", max_length=limit, tokenizer=tokenizer)["train"]
+    assert len(dropped) == len(lengths) - over
+
+
+# -- prepare end to end ---------------------------------------------------------------------------
+def test_prepare_cli_writes_data_report_card_and_pushes(tmp_path, tiny_model_dir, local_hub):
+    import datasets
+    from huggingface_hub import DatasetCard, metadata_load
+
+    # The study's Hub dataset id, served by the local hub with the deep sample in it.
+    repo = local_hub / "Naholav" / "CodeGen-Deep-5K" / "main"
+    repo.mkdir(parents=True)
+    (repo / "CodeGen-Deep-5K.jsonl").write_text(SAMPLES["deep"].read_text())
+    out = tmp_path / "prepared"
+    command = [sys.executable, "-m", "datasets_scripts.prepare", "--source", "deep", "--out", str(out)]
+    command += ["--resplit", "--seed", "3", "--valid_fraction", "0.25", "--test_fraction", "0.25"]
+    command += ["--tokenizer", str(tiny_model_dir), "--max_length", "400", "--push_to_hub", "me/deep-sft"]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["leakage"]["leaked_problems"] == 2
+    assert report["leakage_after_resplit"]["problems_in_several_splits"] == 0
+    assert report["contamination"]["per_split"]["train"]["contaminated_problems"] == 0
+    assert report["options"]["source"] == "Naholav/CodeGen-Deep-5K"
+    counts = report["counts"]
+    assert {name: c["problems"] for name, c in counts.items()} == {"train": 4, "valid": 2, "test": 2}
+    n_over = sum(report["lengths"][name]["n_over_max_length"] for name in counts)
+    assert n_over > 0 and sum(c["rows"] for c in counts.values()) == 32 - n_over
+    data = datasets.load_dataset(str(out))
+    assert {name: len(rows) for name, rows in data.items()} == {name: c["rows"] for name, c in counts.items()}
+    assert data["train"][0]["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}
+    card = DatasetCard((out / "README.md").read_text()).data
+    assert card.license == "apache-2.0"
+    assert card.source_datasets == ["Naholav/CodeGen-Deep-5K", "nvidia/OpenCodeReasoning"]
+    text = (out / "README.md").read_text()
+    assert "CC-BY-4.0" in text and "2 problem(s) appear in train" in text and "**dropped**" in text
+    pushed = local_hub / "me" / "deep-sft" / "main"
+    assert metadata_load(pushed / "README.md")["license"] == "apache-2.0"
+    assert (pushed / "data" / "train.parquet").read_bytes() == (out / "data" / "train.parquet").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hub", "prepared"]  # no staging folder left
+
+
+def test_prepare_on_a_bad_file_leaves_the_old_output_untouched(tmp_path, tiny_model_dir):
+    from datasets_scripts.prepare import PrepareArguments, main
+
+    out = tmp_path / "prepared"
+    args = PrepareArguments(
+        source="sample:diverse",
+        out=str(out),
+        tokenizer=str(tiny_model_dir),
+        skip_contamination=True,
+        think=True,
+    )
+    report = main(args)
+    assert report["counts"]["train"]["rows"] == 24 and "contamination" not in report
+    assert "reasoning output" in (out / "README.md").read_text()
+    before = (out / "data" / "train.parquet").read_bytes()
+    rows = sample_rows("diverse")
+    rows[7]["solution"] = ""
+    bad = write_jsonl(tmp_path / "bad.jsonl", rows)
+    with pytest.raises(DataValidationError, match=r"bad.jsonl: row 7: 'solution' is empty"):
+        main(PrepareArguments(source=str(bad), out=str(out), tokenizer=str(tiny_model_dir)))
+    assert (out / "data" / "train.parquet").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", "hub", "prepared"]

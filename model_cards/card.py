@@ -43,11 +43,19 @@ def hub_model_id(name: str) -> str | None:
 
 
 def as_list(evaluations: Mapping | Sequence[Mapping] | None) -> list[Mapping]:
-    """``metrics.json`` content(s) as a list; entries without Pass@1 are left out."""
+    """``metrics.json`` content(s) as a list of evaluations; entries without Pass@1 are left out.
+
+    An evaluation may name its role in ``split`` (``validation``/``test``); a test evaluation may carry
+    the checkpoint's validation evaluation under ``validation``, which is listed first."""
     if evaluations is None:
         return []
-    items = [evaluations] if isinstance(evaluations, Mapping) else list(evaluations)
-    return [item for item in items if "pass@1" in item.get("metrics", {})]
+    items = []
+    for item in [evaluations] if isinstance(evaluations, Mapping) else evaluations:
+        nested = item.get("validation")
+        if isinstance(nested, Mapping) and item.get("split") != "validation":
+            items.append({**nested, "split": "validation"})
+        items.append(item)
+    return [item for item in items if "pass@1" in (item.get("metrics") or {})]
 
 
 def benchmark_label(benchmark: Mapping) -> tuple[str | None, str]:
@@ -68,7 +76,8 @@ def format_pass(metrics: Mapping) -> str:
 
 
 def eval_result(evaluation: Mapping) -> Any:
-    """One ``EvalResult``: Pass@1 as the value; interval, scope and counts in the metric name and args."""
+    """One ``EvalResult``: Pass@1 as the value; interval, role, scope and counts in the metric name and
+    args (not the dataset args: model-index merges results on the same dataset into one entry)."""
     from huggingface_hub import EvalResult
 
     metrics, benchmark = evaluation["metrics"], evaluation.get("benchmark", {})
@@ -76,9 +85,11 @@ def eval_result(evaluation: Mapping) -> Any:
     scope = benchmark.get("test_scope", "full")
     low, high = metrics.get("pass@1_ci95") or (None, None)
     interval = f", 95% CI {low:.3f}-{high:.3f}" if low is not None else ""
+    role = f"{evaluation['split']}, " if evaluation.get("split") else ""
     metric_args = {
         "ci95_low": low,
         "ci95_high": high,
+        "role": evaluation.get("split"),
         "test_scope": scope,
         "n_problems": metrics.get("n_problems", benchmark.get("n_problems")),
         "n_solved": metrics.get("n_solved"),
@@ -96,7 +107,7 @@ def eval_result(evaluation: Mapping) -> Any:
         dataset_revision=benchmark.get("revision"),
         dataset_args=dataset_args or None,
         metric_type="pass@1",
-        metric_name=f"Pass@1 ({scope} tests{interval})",
+        metric_name=f"Pass@1 ({role}{scope} tests{interval})",
         metric_value=round(float(metrics["pass@1"]), 4),
         metric_args={key: value for key, value in metric_args.items() if value is not None},
     )
@@ -136,8 +147,8 @@ def results_table(evaluations: list[Mapping]) -> str:
     if not evaluations:
         return "Not evaluated yet."
     lines = [
-        "| benchmark | problems | test scope | Pass@1 | 95 % interval | solved |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| role | benchmark | problems | test scope | Pass@1 | 95 % interval | solved |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for evaluation in evaluations:
         metrics, benchmark = evaluation["metrics"], evaluation.get("benchmark", {})
@@ -146,7 +157,7 @@ def results_table(evaluations: list[Mapping]) -> str:
         interval = f"[{low:.3f}, {high:.3f}]" if low is not None else "n/a"
         name = " ".join(p for p in ("LiveCodeBench", config, split) if p)
         lines.append(
-            f"| {name} | {metrics.get('n_problems', benchmark.get('n_problems', '?'))} "
+            f"| {evaluation.get('split', '-')} | {name} | {metrics.get('n_problems', benchmark.get('n_problems', '?'))} "
             f"| {benchmark.get('test_scope', 'full')} | {metrics['pass@1']:.3f} | {interval} "
             f"| {metrics.get('n_solved', '?')} |"
         )
@@ -296,7 +307,8 @@ checkpoint. `main` holds the adapter of step {main_step}. Study arm: `{arm}`.{st
 
 {checkpoint_table(rows, repo_id, best_step)}
 
-Best checkpoint (lowest validation loss, or as chosen on the validation benchmark): **step {best_step}**
+Best checkpoint (highest Pass@1 on the validation benchmark, else lowest validation loss; never the
+test benchmark): **step {best_step}**
 (branch `{branch_name(best_step) if best_step is not None else "n/a"}`). Pass@1 is shown with its 95 %
 interval.
 
@@ -336,8 +348,25 @@ def checkpoint_evaluations(checkpoint: Mapping[str, Any]) -> list[Mapping]:
 
 
 def best_by_validation(checkpoints: Sequence[Mapping[str, Any]]) -> int | None:
+    """Highest validation-benchmark Pass@1 (ties: lower validation loss, then later step), else the lowest
+    validation loss; never the test benchmark."""
+    judged = {}
+    for checkpoint in checkpoints:
+        passes = [
+            e["metrics"]["pass@1"]
+            for e in checkpoint_evaluations(checkpoint)
+            if e.get("split") == "validation"
+        ]
+        if passes:
+            judged[checkpoint["step"]] = (passes[0], checkpoint)
+    if judged:
+        _, best = max(
+            judged.values(),
+            key=lambda item: (item[0], -(item[1].get("eval_loss") or float("inf")), item[1]["step"]),
+        )
+        return best["step"]
     scored = [c for c in checkpoints if c.get("eval_loss") is not None]
-    return min(scored, key=lambda c: (c["eval_loss"], c["step"]))["step"] if scored else None
+    return min(scored, key=lambda c: (c["eval_loss"], -c["step"]))["step"] if scored else None
 
 
 def checkpoint_table(rows: Sequence[Mapping[str, Any]], repo_id: str, best_step: int | None) -> str:
@@ -348,13 +377,17 @@ def checkpoint_table(rows: Sequence[Mapping[str, Any]], repo_id: str, best_step:
     for row in rows:
         branch = branch_name(row["step"])
         link = f"[`{branch}`](https://huggingface.co/{repo_id}/tree/{branch})"
-        passes = "<br>".join(format_pass(e["metrics"]) for e in checkpoint_evaluations(row)) or "-"
+        passes = "<br>".join(_role(e) + format_pass(e["metrics"]) for e in checkpoint_evaluations(row)) or "-"
         marker = " **(best)**" if row["step"] == best_step else ""
         lines.append(
             f"| {row['step']}{marker} | {_num(row.get('epoch'))} | {link} | {_num(row.get('train_loss'))} "
             f"| {_num(row.get('eval_loss'))} | {passes} |"
         )
     return "\n".join(lines)
+
+
+def _role(evaluation: Mapping) -> str:
+    return f"{evaluation['split']}: " if evaluation.get("split") else ""
 
 
 def _num(value: Any) -> str:

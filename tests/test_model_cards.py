@@ -197,3 +197,56 @@ def test_run_card_explicit_best_and_main(tmp_path):
     data, meta = read_back(text, tmp_path)
     assert data.base_model == "HuggingFaceTB/SmolLM2-135M-Instruct" and "model-index" not in meta
     assert "| 40 **(best)** | 2 |" in text and "`main` holds the adapter of step 40" in text
+
+
+def with_role(evaluation: dict, role: str, validation: dict | None = None) -> dict:
+    """metrics.json as training writes it: the latest block, its role, and the validation block."""
+    return {"split": role, **evaluation, "validation": validation if role == "test" else evaluation}
+
+
+def test_cards_read_training_metrics_with_validation_and_test_blocks(tmp_path):
+    validation = metrics_json(0.20, 0.10, 0.35, 8)
+    final = with_role(metrics_json(0.1463, 0.0688, 0.2852, 6), "test", validation)
+    text = render_adapter_card(
+        base_model="Qwen/Qwen2.5-Coder-1.5B-Instruct",
+        dataset="Naholav/CodeGen-Deep-5K",
+        training_args=ARGS,
+        step=200,
+        evaluations=final,
+    )
+    data, _ = read_back(text, tmp_path)
+    assert [(r.metric_args["role"], r.metric_value) for r in data.eval_results] == [
+        ("validation", 0.2),
+        ("test", 0.1463),
+    ]
+    assert data.eval_results[1].metric_name == "Pass@1 (test, full tests, 95% CI 0.069-0.285)"
+    assert "| validation | LiveCodeBench release_v5" in text and "| test | LiveCodeBench release_v5" in text
+
+    checkpoints = [
+        # Best validation loss, but a lower validation Pass@1.
+        {
+            "step": 100,
+            "epoch": 1,
+            "eval_loss": 0.50,
+            **with_role(metrics_json(0.10, 0.03, 0.2, 4), "validation"),
+        },
+        {"step": 200, "epoch": 2, "eval_loss": 0.55, **final},
+        # Highest test Pass@1, which must not decide.
+        {
+            "step": 300,
+            "epoch": 3,
+            "eval_loss": 0.60,
+            **with_role(metrics_json(0.4, 0.2, 0.6, 16), "test", {}),
+        },
+    ]
+    run = render_run_card(
+        run_name="deep-study",
+        base_model="Qwen/Qwen2.5-Coder-1.5B-Instruct",
+        dataset="Naholav/CodeGen-Deep-5K",
+        training_args=ARGS,
+        checkpoints=checkpoints,
+        repo_id="someone/deep-study",
+    )
+    assert "| 200 **(best)** |" in run and "validation: 0.200 [0.100, 0.350]<br>test: 0.146" in run
+    run_data, _ = read_back(run, tmp_path)
+    assert [r.metric_value for r in run_data.eval_results] == [0.2, 0.1463]

@@ -64,6 +64,8 @@ def judge(
     as each job finishes. `sandbox` picks the isolation mode (default: env CODEGEN_LAB_SANDBOX, else
     bubblewrap when usable, else the rlimit fallback).
     """
+    if not jobs:
+        return []
     results: list[list[TestVerdict] | None] = [None] * len(jobs)
     pending: queue.SimpleQueue[int] = queue.SimpleQueue()
     for index in range(len(jobs)):

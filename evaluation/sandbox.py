@@ -24,6 +24,7 @@ import os
 import random
 import select
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -36,7 +37,7 @@ MODES = ("bwrap", "rlimit")
 HERE = Path(__file__).resolve().parent
 WORKER_FILES = ("sandbox_worker.py", "compare.py")
 SCRATCH_BYTES = 512 * 1024 * 1024  # tmpfs for all working dirs of one bwrap worker
-ADDRESS_HEADROOM_MB = 1024  # address space beyond memory_mb: reserved thread stacks, allocator arenas
+ADDRESS_HEADROOM_MB = 512  # address space beyond memory_mb: reserved thread stacks, allocator arenas
 WORKER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 REPLY_SLACK_S = 30.0  # a worker silent for time_limit + this is treated as dead
 
@@ -53,11 +54,29 @@ def sandbox_env() -> dict[str, str]:
     }
 
 
-def sandbox_python() -> str:
-    """The base interpreter (outside any venv), so only the standard installation is visible."""
+def sandbox_python(mode: str = "bwrap") -> str:
+    """The base interpreter (outside any venv), so only the standard installation is visible.
+
+    The rlimit fallback runs programs under a private uid without a filesystem view of its own, so as
+    root it needs an interpreter every user can read (pyenv's under /root is not): the system python3.
+    """
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     candidate = Path(sys.base_prefix) / "bin" / version
-    return str(candidate if candidate.exists() else Path(sys.executable).resolve())
+    python = candidate if candidate.exists() else Path(sys.executable).resolve()
+    if mode == "rlimit" and os.geteuid() == 0 and not readable_by_all(python):
+        for system in ("/usr/bin/python3", "/usr/local/bin/python3"):
+            if Path(system).exists() and readable_by_all(Path(system)):
+                return system
+        raise RuntimeError(f"sandbox fallback: {python} is not readable by other users and no system python3")
+    return str(python)
+
+
+def readable_by_all(python: Path) -> bool:
+    """Every folder above the installation can be traversed and its stdlib read by any user."""
+    prefix = python.resolve().parent.parent
+    if any(not parent.stat().st_mode & stat.S_IXOTH for parent in [prefix, *prefix.parents]):
+        return False
+    return bool(python.resolve().stat().st_mode & stat.S_IXOTH)
 
 
 def bwrap_command(python: str) -> list[str]:
@@ -71,9 +90,11 @@ def bwrap_command(python: str) -> list[str]:
             command += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             command += ["--ro-bind", top, top]
-    prefix = str(Path(python).resolve().parent.parent)
-    if not prefix.startswith("/usr/"):
-        command += ["--ro-bind", prefix, prefix]
+    prefix = Path(python).resolve().parent.parent
+    if not str(prefix).startswith("/usr/"):
+        for parent in reversed(prefix.parents[:-1]):  # e.g. /root is 0700 outside; programs must traverse
+            command += ["--perms", "0755", "--dir", str(parent)]
+        command += ["--ro-bind", str(prefix), str(prefix)]
     for name in WORKER_FILES:
         command += ["--ro-bind", str(HERE / name), f"/judge/{name}"]
     command += ["--proc", "/proc", "--dev", "/dev", "--size", str(SCRATCH_BYTES), "--tmpfs", "/box"]
@@ -125,7 +146,7 @@ class Worker:
         self.scratch: str | None = None
 
     def start(self) -> None:
-        python = sandbox_python()
+        python = sandbox_python(self.mode)
         private_uid = random.randrange(200_000, 2_000_000_000) if os.geteuid() == 0 else None
         if self.mode == "bwrap":
             command, cwd, scratch, sweep = bwrap_command(python), None, "/box", "namespace"

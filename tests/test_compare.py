@@ -1,0 +1,38 @@
+"""LiveCodeBench's output comparison, rule by rule."""
+
+import pytest
+
+from evaluation.compare import encode_result, functional_args, functional_matches, stdout_matches
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "ok"),
+    [
+        ("1.5\n", "1.50\n", True),  # Decimal equality
+        ("100\n", "1e2\n", True),
+        ("Yes\n", "yes\n", False),  # no case folding
+        ("1 2 3\n", "1 2 3   \n", True),  # trailing spaces
+        ("1 2 3\n", "  1  2\t3\n", True),  # whitespace between tokens
+        ("a\nb\n", "a\n", False),  # a missing line
+        ("a\n", "a\n\n\n", True),  # the whole output is stripped
+        ("a\n\nb\n", "a\nb\n", False),  # inner blank line counts
+        ("0.333333\n", "0.3333333\n", False),  # no float tolerance
+        ("1 2\n", "1 2 3\n", False),
+        ("abc 1\n", "abc 1.0\n", False),  # a non-number token that differs -> fail
+        ("3\n", "3\r\n", True),
+        ("", "", True),
+        ("NaN\n", "nan\n", False),  # Decimal NaN is never equal
+    ],
+)
+def test_stdout_matches(expected, actual, ok):
+    assert stdout_matches(expected, actual) is ok
+
+
+def test_functional_rules():
+    assert functional_args('[1, 2]\n"x"') == [[1, 2], "x"]
+    assert functional_matches("[1, 2]", encode_result((1, 2)))  # tuple -> list
+    assert functional_matches("[[1, 2]]", encode_result([(1, 2)]))
+    assert functional_matches("2", encode_result(2.0))  # == semantics
+    assert not functional_matches("true", encode_result(2))
+    with pytest.raises(TypeError):
+        encode_result({1, 2})  # not JSON: the judge reports a wrong answer

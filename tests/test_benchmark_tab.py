@@ -1,0 +1,140 @@
+"""The Benchmark tab: a real tiny evaluation through the tab's handler, progress, cancel and resume."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import gradio as gr
+
+from codegen_lab import BASE_ADAPTER
+from evaluation.results import partial_path, read_results, results_path
+from space.benchmark_tab import BenchmarkRunner, build_benchmark_tab, load_study_benchmark, run_benchmark
+from space.results_store import ResultsStore
+
+
+def test_a_tab_run_reports_progress_and_lands_in_the_leaderboard(tiny_model_dir, tiny_adapters, tmp_path):
+    out_dir = tmp_path / "outputs" / "space-benchmarks" / "results"
+    models = {"base (tiny)": BASE_ADAPTER, "deep-tiny": str(tiny_adapters["deep"])}
+    runner = BenchmarkRunner(
+        str(tiny_model_dir),
+        lambda: models,
+        out_dir=out_dir,
+        benchmarks={"two": ("study", 2)},
+        max_new_tokens=24,
+    )
+    bars = []
+    statuses = list(
+        runner.start(
+            "deep-tiny",
+            "two",
+            gr.Request(session_hash="s1"),
+            progress=lambda value, desc=None, unit=None: bars.append((value, desc)),
+        )
+    )
+    assert bars[0] == ((0, 2), "loading the model")
+    # evaluate_models reports the start and each judged problem; the last step is the finished run.
+    assert [value for value, _ in bars[1:]] == [(0, 2), (1, 2), (2, 2), (2, 2)]
+    assert statuses[0].startswith("Loading deep-tiny and 2 problems")
+    assert statuses[-1].startswith("Done: deep-tiny solved 0/2 problems, Pass@1 0.0 %")
+    results = read_results(results_path(out_dir, "deep-tiny"))
+    assert results["model"]["adapter"] == str(tiny_adapters["deep"])
+    assert results["benchmark"]["test_scope"] == "public-only"  # the shared file has no hidden tests
+    assert [p["question_id"] for p in results["problems"]] == ["abc365_a", "abc365_b"]
+    assert runner.stops == {}
+
+    store = ResultsStore([], outputs_dir=tmp_path / "outputs")
+    (row,) = store.rows()
+    assert (row.key, row.source, row.n_problems, row.test_scope) == ("deep-tiny", "local", 2, "public-only")
+
+
+class StopAfterFirstProblem(threading.Event):
+    """Cancel pressed as soon as the first problem is on disk (what a user's Cancel does, but on cue)."""
+
+    def __init__(self, partial):
+        super().__init__()
+        self.partial = partial
+
+    def is_set(self) -> bool:
+        return super().is_set() or (
+            self.partial.is_file() and len(self.partial.read_text().splitlines()) >= 2
+        )
+
+
+def test_cancel_keeps_a_partial_that_the_next_run_resumes(tiny_model_dir, tmp_path):
+    benchmark = load_study_benchmark("study", 2)
+    out_dir = tmp_path / "results"
+    partial = partial_path(results_path(out_dir, tiny_model_dir.name))  # the base is named after its folder
+    stop = StopAfterFirstProblem(partial)
+    steps = list(
+        run_benchmark(
+            str(tiny_model_dir),
+            "tiny-base",
+            BASE_ADAPTER,
+            benchmark,
+            out_dir,
+            stop,
+            batch_size=1,
+            max_new_tokens=16,
+        )
+    )
+    assert steps[-1].cancelled and steps[-1].done == 1
+    assert not results_path(out_dir, tiny_model_dir.name).exists()
+    assert [json.loads(line).get("question_id") for line in partial.read_text().splitlines()[1:]] == [
+        "abc365_a"
+    ]
+
+    resumed = list(
+        run_benchmark(
+            str(tiny_model_dir),
+            "tiny-base",
+            BASE_ADAPTER,
+            benchmark,
+            out_dir,
+            threading.Event(),
+            batch_size=1,
+            max_new_tokens=16,
+        )
+    )
+    assert (resumed[0].done, resumed[0].total) == (1, 2)  # the first problem was not generated again
+    assert resumed[-1].finished and not resumed[-1].cancelled
+    assert len(read_results(resumed[-1].results_file)["problems"]) == 2
+    assert not partial.exists()
+
+
+def test_cancel_without_a_run_and_unknown_inputs(tiny_model_dir, tmp_path):
+    runner = BenchmarkRunner(str(tiny_model_dir), lambda: {}, out_dir=tmp_path)
+    assert runner.cancel(gr.Request(session_hash="nobody")) == "Nothing is running."
+    for model, label in (("", "quick"), ("x", "no such benchmark")):
+        try:
+            next(runner.start(model, label, gr.Request(session_hash="s"), progress=lambda *a, **k: None))
+        except gr.Error as err:
+            assert "Pick a model" in str(err) or "no such benchmark" in str(err)
+        else:
+            raise AssertionError(f"{model!r}/{label!r} was accepted")
+
+
+def test_tab_builds(tiny_model_dir, tmp_path):
+    with gr.Blocks() as demo:
+        runner = build_benchmark_tab(base=str(tiny_model_dir), out_dir=tmp_path)
+    assert runner.base == str(tiny_model_dir)
+    labels = {c["props"].get("label") for c in demo.get_config_file()["components"]}
+    assert {"Model", "Benchmark", "Status"} <= labels
+
+
+def test_cancel_button_stops_only_its_session(tiny_model_dir, tmp_path):
+    runner = BenchmarkRunner(
+        str(tiny_model_dir),
+        lambda: {"base": BASE_ADAPTER},
+        out_dir=tmp_path,
+        benchmarks={"two": ("study", 2)},
+        batch_size=1,
+    )
+    run = runner.start("base", "two", gr.Request(session_hash="mine"), progress=lambda *a, **k: None)
+    assert next(run).startswith("Loading")
+    assert runner.cancel(gr.Request(session_hash="someone-else")) == "Nothing is running."
+    assert next(run).endswith("0 solved so far…")  # evaluate_models' first report, before the model loads
+    assert runner.cancel(gr.Request(session_hash="mine")).startswith("Cancelling")
+    last = list(run)[-1]
+    assert last.startswith("Cancelled") and "run it again to resume" in last
+    assert runner.stops == {}

@@ -121,6 +121,8 @@ def _data_files(source: str, hub: Hub | None) -> list[Path]:
     if path.is_file():
         return [path]
     if not path.is_dir():
+        if path.suffix in _DATA_SUFFIXES or source.startswith(("/", ".", "~")):
+            raise DataValidationError(f"{source}: no such file or folder.")
         from codegen_lab.hub import Hub
         from codegen_lab.models import split_revision
 

@@ -4,6 +4,7 @@
     python -m datasets_scripts.prepare --source Naholav/CodeGen-Deep-5K --out data/deep --resplit \\
         --tokenizer Qwen/Qwen2.5-Coder-1.5B-Instruct --push_to_hub you/codegen-deep-sft
 
+A YAML file of the same options works too: ``python -m datasets_scripts.prepare prepare.yaml``.
 ``--source`` also takes ``deep``/``diverse`` (the study's Hub datasets) or a local JSONL/parquet file.
 The output folder holds ``data/{train,valid,test}.parquet`` (``datasets.load_dataset(OUT)`` reads it),
 ``report.json`` (leakage, contamination, token lengths) and ``README.md`` (the dataset card). It is
@@ -156,9 +157,9 @@ if __name__ == "__main__":
         (prepare_args,) = parser.parse_yaml_file(sys.argv[1])
     else:
         (prepare_args,) = parser.parse_args_into_dataclasses()
-    from datasets_scripts.data import DataValidationError
+    from codegen_lab.hub import HubError
 
     try:
         main(prepare_args)
-    except DataValidationError as err:
+    except (ValueError, HubError) as err:  # bad data, benchmark or options; Hub failures: one sentence
         raise SystemExit(f"error: {err}") from None

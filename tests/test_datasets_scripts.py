@@ -97,8 +97,10 @@ def test_unreadable_file_and_unknown_source(tmp_path):
     broken.write_text('{"input": "x", \n')
     with pytest.raises(DataValidationError, match="broken.jsonl: cannot be read"):
         load_raw(str(broken))
-    with pytest.raises(DataValidationError, match="neither a file, a folder, nor a Hub dataset id"):
+    with pytest.raises(DataValidationError, match="no-such-file.jsonl: no such file or folder"):
         load_raw("no-such-file.jsonl")
+    with pytest.raises(DataValidationError, match="neither a file, a folder, nor a Hub dataset id"):
+        load_raw("no-such-dataset")
 
 
 def test_parquet_and_hub_dataset_sources(tmp_path, local_hub):
@@ -285,3 +287,25 @@ def test_prepare_on_a_bad_file_leaves_the_old_output_untouched(tmp_path, tiny_mo
         main(PrepareArguments(source=str(bad), out=str(out), tokenizer=str(tiny_model_dir)))
     assert (out / "data" / "train.parquet").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", "hub", "prepared"]
+
+
+def test_prepare_cli_reports_a_bad_file_in_one_line(tmp_path):
+    rows = sample_rows("deep")
+    del rows[5]["split"]
+    bad = write_jsonl(tmp_path / "bad.jsonl", rows)
+    command = [
+        sys.executable,
+        "-m",
+        "datasets_scripts.prepare",
+        "--source",
+        str(bad),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert (
+        run.stderr.strip().splitlines()[-1]
+        == f"error: {bad}: row 5: 'split' is None, expected one of train, valid, test."
+    )
+    assert not (tmp_path / "o").exists()

@@ -290,7 +290,11 @@ def render_run_card(
     repo_id = repo_id or f"your-username/{run_name}"
     rows = sorted(checkpoints, key=lambda c: c["step"])
     best_step = best_step if best_step is not None else best_by_validation(rows)
-    main_step = main_step if main_step is not None else (best_step if best_step is not None else _last(rows))
+    main_step = (
+        main_step
+        if main_step is not None
+        else (best_step if best_step is not None else rows[-1]["step"] if rows else None)
+    )
     main_row = next((c for c in rows if c["step"] == main_step), None)
     main_evals = checkpoint_evaluations(main_row) if main_row else []
     arm = arm_of(run_name)
@@ -394,7 +398,3 @@ def _num(value: Any) -> str:
     if value is None:
         return "-"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _last(rows: Sequence[Mapping[str, Any]]) -> int | None:
-    return rows[-1]["step"] if rows else None

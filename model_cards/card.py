@@ -290,11 +290,8 @@ def render_run_card(
     repo_id = repo_id or f"your-username/{run_name}"
     rows = sorted(checkpoints, key=lambda c: c["step"])
     best_step = best_step if best_step is not None else best_by_validation(rows)
-    main_step = (
-        main_step
-        if main_step is not None
-        else (best_step if best_step is not None else rows[-1]["step"] if rows else None)
-    )
+    if main_step is None:
+        main_step = best_step if best_step is not None or not rows else rows[-1]["step"]
     main_row = next((c for c in rows if c["step"] == main_step), None)
     main_evals = checkpoint_evaluations(main_row) if main_row else []
     arm = arm_of(run_name)

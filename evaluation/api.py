@@ -78,10 +78,10 @@ def evaluate_models(
     the partial files and a rerun resumes from them. Pass ``model``/``tokenizer`` to reuse a loaded
     model (with the adapters already attached under their names).
     """
-    from evaluation.extract import extract_code
-    from evaluation.judge import JUDGE_VERSION, JudgeJob, judge
     from tqdm.auto import tqdm
 
+    from evaluation.extract import extract_code
+    from evaluation.judge import JUDGE_VERSION, JudgeJob, judge, passed
     from evaluation.prompts import build_messages
 
     adapters = dict(adapters or {})
@@ -167,14 +167,12 @@ def evaluate_models(
                 for s, text in enumerate(outputs[k]):
                     code, rule = extracted[k][s]
                     tests = verdicts.get((k, s), [])
-                    passed = bool(tests) and len(tests) == len(problems[qid].tests(scope))
-                    passed = passed and all(t.verdict == "AC" for t in tests)
                     samples.append(
                         {
                             "output": text,
                             "code": code,
                             "extraction": rule,
-                            "passed": passed,
+                            "passed": passed(tests, len(problems[qid].tests(scope))),
                             "tests": [
                                 {"verdict": t.verdict, "seconds": t.seconds, "detail": t.detail}
                                 for t in tests

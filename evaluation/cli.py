@@ -176,13 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from codegen_lab.hub import HubError
-    from codegen_lab.models import ModelLoadError
-    from evaluation.benchmark import BenchmarkError
-    from evaluation.results import ResultsError
 
     try:
         return args.handler(args) or 0
-    except (BenchmarkError, ResultsError, ModelLoadError, HubError, FileNotFoundError, ValueError) as err:
+    # BenchmarkError, ResultsError, ModelLoadError and bad option values are all ValueErrors.
+    except (ValueError, HubError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -28,12 +28,18 @@ def test_think_is_stripped():
 
 
 def test_whole_trimmed_none():
-    assert extract_code("import sys\nprint(sys.stdin.read())") == ("import sys\nprint(sys.stdin.read())\n", "whole")
+    assert extract_code("import sys\nprint(sys.stdin.read())") == (
+        "import sys\nprint(sys.stdin.read())\n",
+        "whole",
+    )
     text = "Here is the solution:\n\nn = int(input())\nif n:\n    print(n)\n\nThis runs in O(1)."
     assert extract_code(text) == ("n = int(input())\nif n:\n    print(n)\n", "trimmed")
     assert extract_code("Sorry, I cannot solve this.") == ("", "none")
     assert extract_code("") == ("", "none")
-    assert extract_code("def main(:\n    pass\n") == ("", "none")  # a broken program is not trimmed into a stub
+    assert extract_code("def main(:\n    pass\n") == (
+        "",
+        "none",
+    )  # a broken program is not trimmed into a stub
 
 
 @pytest.mark.skipif(not GENERATIONS.is_file(), reason="needs ../shared")

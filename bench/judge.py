@@ -1,0 +1,150 @@
+"""Judge speed on the study's 738 real generations, side by side with a naive runner, in one run.
+
+    python bench/judge.py            # all 738 programs (about 2-3 minutes on 2 cores)
+    python bench/judge.py --quick    # first 120 programs, a fast look
+
+(a) Throughput (tests/s) on the programs that finish within the time limit: our judge vs a naive runner
+    that starts a fresh `python3` per test (subprocess.run with stdin, same limit, same 2 workers, same
+    stop-at-first-failure), verdicts checked identical. Target >= 10x.
+(b) Wall time of our judge on all programs vs the floor the time limit sets: looping programs x limit /
+    workers. Target <= 1.25x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from evaluation.extract import extract_code  # noqa: E402
+from evaluation.judge import JudgeJob, TestCase, judge  # noqa: E402
+from evaluation.sandbox import ADDRESS_HEADROOM_MB, resolve_mode, sandbox_python  # noqa: E402
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+GENERATIONS = SHARED / "reference" / "course_generations.jsonl"
+BENCHMARK = SHARED / "benchmarks" / "lcb_v5_atcoder_easy_2408_2502.jsonl"
+
+
+def load_jobs(limit: int | None) -> list[JudgeJob]:
+    public = {}
+    for line in BENCHMARK.read_text().splitlines():
+        row = json.loads(line)
+        public[row["question_id"]] = [TestCase(**t) for t in json.loads(row["public_test_cases"])]
+    rows = [json.loads(line) for line in GENERATIONS.read_text().splitlines()][:limit]
+    return [JudgeJob(extract_code(row["model_output_raw"])[0], public[row["question_id"]]) for row in rows]
+
+
+def naive_one(job: JudgeJob, time_limit: float, python: str, memory_mb: int = 1024) -> list[str]:
+    """A fresh interpreter per test, stopping at the first failure.
+
+    It gets the judge's address-space limit too: without it, programs that allocate 8 GB lists swap the
+    shared machine and time out instead of failing at once.
+    """
+    from evaluation.compare import stdout_matches
+
+    address_space = (memory_mb + ADDRESS_HEADROOM_MB) * 1024 * 1024
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+
+    verdicts = []
+    with tempfile.TemporaryDirectory() as workdir:
+        path = Path(workdir, "main.py")
+        path.write_text(job.code)
+        for test in job.tests:
+            try:
+                done = subprocess.run(
+                    [python, str(path)],
+                    input=test.input.encode(),
+                    capture_output=True,
+                    timeout=time_limit,
+                    cwd=workdir,
+                    preexec_fn=limit_memory,
+                )
+            except subprocess.TimeoutExpired:
+                verdicts.append("TLE")
+                break
+            if done.returncode != 0:
+                verdicts.append("RE")
+                break
+            ok = stdout_matches(test.output, done.stdout.decode("utf-8", "replace"))
+            verdicts.append("AC" if ok else "WA")
+            if not ok:
+                break
+    return verdicts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--limit", type=int, default=None, help="only the first N programs")
+    parser.add_argument("--quick", action="store_true", help="same as --limit 120")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--time-limit", type=float, default=6.0)
+    args = parser.parse_args()
+    limit = 120 if args.quick and args.limit is None else args.limit
+    jobs = load_jobs(limit)
+    print(
+        f"{len(jobs)} programs, {sum(len(j.tests) for j in jobs)} tests, sandbox={resolve_mode()}, "
+        f"workers={args.workers}, time limit {args.time_limit:g} s, cpus={os.cpu_count()}"
+    )
+
+    start = time.perf_counter()
+    ours_all = judge(jobs, time_limit=args.time_limit, workers=args.workers)
+    wall_all = time.perf_counter() - start
+    looping = [i for i, verdicts in enumerate(ours_all) if verdicts and verdicts[-1].verdict == "TLE"]
+    floor = len(looping) * args.time_limit / args.workers
+    verdict_counts = Counter(v[-1].verdict if v else "none" for v in ours_all)
+    print(f"judge verdicts (last test of each program): {dict(verdict_counts)}")
+    print(
+        f"\n(b) all {len(jobs)} programs: {wall_all:.1f} s wall; {len(looping)} hit the time limit -> floor "
+        f"{floor:.1f} s; ratio {wall_all / floor if floor else float('nan'):.2f}x (target <= 1.25x)"
+    )
+
+    finishing = [jobs[i] for i in range(len(jobs)) if i not in set(looping)]
+    start = time.perf_counter()
+    ours = judge(finishing, time_limit=args.time_limit, workers=args.workers)
+    ours_wall = time.perf_counter() - start
+    ours_tests = sum(len(v) for v in ours)
+
+    python = sandbox_python()
+    start = time.perf_counter()
+    with ThreadPoolExecutor(args.workers) as pool:
+        naive = list(pool.map(lambda job: naive_one(job, args.time_limit, python), finishing))
+    naive_wall = time.perf_counter() - start
+    naive_tests = sum(len(v) for v in naive)
+
+    as_naive = {"MLE": "RE", "OLE": "RE"}  # the naive runner only knows exit status and time
+    mismatches = [
+        (i, [as_naive.get(v.verdict, v.verdict) for v in mine], theirs)
+        for i, (mine, theirs) in enumerate(zip(ours, naive, strict=True))
+        if [as_naive.get(v.verdict, v.verdict) for v in mine] != theirs
+    ]
+    ours_rate, naive_rate = ours_tests / ours_wall, naive_tests / naive_wall
+    print(f"\n(a) {len(finishing)} programs that finish in time:")
+    print(f"    judge : {ours_tests} tests in {ours_wall:.2f} s = {ours_rate:.0f} tests/s")
+    print(
+        f"    naive : {naive_tests} tests in {naive_wall:.2f} s = {naive_rate:.0f} tests/s (fresh {python})"
+    )
+    print(f"    ratio : {ours_rate / naive_rate:.1f}x (target >= 10x)")
+    print(f"    verdicts identical: {not mismatches} ({len(mismatches)} programs differ)")
+    for i, mine, theirs in mismatches[:10]:
+        print(f"      program {i}: judge {mine} vs naive {theirs}")
+    passed_ours = sum(
+        bool(v) and all(x.verdict == "AC" for x in v) and len(v) == len(jobs[i].tests)
+        for i, v in enumerate(ours_all)
+    )
+    print(f"\npassed (all public tests AC): {passed_ours} of {len(jobs)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,8 @@
 """The study report: deep vs diverse, from the runs' own results files, the same way every time.
 
     python -m model_cards.report --runs outputs/deep-smoke outputs/diverse-smoke --out reports/smoke
-    python -m model_cards.report --runs results/course --out reports/course --no-qualitative
+    python -m model_cards.report --runs results/course --out reports/course --no-qualitative \
+        --reference ../shared/reference/course_generations.jsonl
     python -m model_cards.report --runs me/deep-run me/diverse-run --out reports/hub --push-to-hub me/study-report
 
 `--runs` takes local run folders, Hub repos (every `step-NNNNNN` branch), or folders of results files
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model_cards import report_analysis as analysis
-from model_cards.report_data import Checkpoint, Run, load_runs
+from model_cards.report_data import Checkpoint, ReportInputError, Run, load_runs
 
 
 @dataclass
@@ -36,6 +37,12 @@ class ReportArguments:
     )
     no_qualitative: bool = field(default=False, metadata={"help": "skip generating the qualitative answers"})
     max_new_tokens: int = field(default=160, metadata={"help": "token budget of each qualitative answer"})
+    reference: str | None = field(
+        default=None,
+        metadata={
+            "help": "JSONL of another harness's verdicts (checkpoint, question_id, course_passed) to compare"
+        },
+    )
 
 
 def reported_checkpoint(run: Run, best: dict) -> Checkpoint | None:
@@ -112,6 +119,10 @@ def build_report(runs: list[Run], args: ReportArguments, out_dir: Path) -> dict:
                     pair_test = analysis.paired_comparison(ca, steps_b[ca.step])
                     report["paired_per_step"].append({"step": ca.step} | pair_test)
     report["qualitative"] = qualitative(reported, args)
+    if args.reference:
+        if not Path(args.reference).is_file():
+            raise ReportInputError(f"--reference {args.reference} does not exist.")
+        report["harness"] = analysis.harness_comparison(runs, args.reference)
     return report
 
 
@@ -172,8 +183,6 @@ def make_parser():
 
 
 if __name__ == "__main__":
-    from model_cards.report_data import ReportInputError
-
     (report_args,) = make_parser().parse_args_into_dataclasses()
     try:
         main(report_args)

@@ -309,3 +309,51 @@ def case_studies(
             )
         studies.append({"question_id": q, "sides": sides})
     return studies
+
+
+def harness_comparison(runs: list[Run], reference: str) -> dict:
+    """Our verdicts against another harness's (rows with checkpoint, question_id, course_passed)."""
+    import json
+    from pathlib import Path
+
+    theirs = {}
+    for line in Path(reference).read_text().splitlines():
+        row = json.loads(line)
+        parsed = naming.parse_checkpoint_dirname(row["checkpoint"])
+        run = row["checkpoint"][: row["checkpoint"].index("checkpoint-")].rstrip("_")
+        theirs[(run, parsed[0], row["question_id"])] = row
+    counts, per_checkpoint, disagreements = Counter(), [], {}
+    for run in runs:
+        for c in run.checkpoints:
+            if c.results is None:
+                continue
+            ours_passed = their_passed = 0
+            for problem in c.results["problems"]:
+                row = theirs.get((run.name, c.step, problem["question_id"]))
+                if row is None or not problem["samples"]:
+                    continue
+                sample = problem["samples"][0]
+                ours, course = bool(sample["passed"]), bool(row["course_passed"])
+                ours_passed, their_passed = ours_passed + ours, their_passed + course
+                counts[f"ours {'pass' if ours else 'fail'} / theirs {'pass' if course else 'fail'}"] += 1
+                if ours != course:
+                    entry = disagreements.setdefault(
+                        problem["question_id"],
+                        {
+                            "question_id": problem["question_id"],
+                            "ours": sample_outcome(sample),
+                            "theirs_passed": course,
+                            "theirs_tests": row.get("course_test_results"),
+                            "checkpoints": [],
+                        },
+                    )
+                    entry["checkpoints"].append(checkpoint_id(c))
+            per_checkpoint.append({"id": checkpoint_id(c), "ours": ours_passed, "theirs": their_passed})
+    return {
+        "reference": reference,
+        "counts": dict(sorted(counts.items())),
+        "per_checkpoint": per_checkpoint,
+        "disagreements": sorted(
+            disagreements.values(), key=lambda d: (-len(d["checkpoints"]), d["question_id"])
+        ),
+    }

@@ -66,7 +66,10 @@ def loss_figure(report: dict, out_dir: Path) -> str | None:
     colors = run_colors(report["runs"])
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for run in runs:
-        for split, points in run["loss_curves"].items():
+        for split, points in sorted(
+            run["loss_curves"].items(),
+            key=lambda kv: list(SPLIT_STYLES).index(kv[0]) if kv[0] in SPLIT_STYLES else 9,
+        ):
             steps, losses = zip(*points, strict=True)
             style = SPLIT_STYLES.get(split, "-.")
             ax.plot(steps, losses, style, color=colors[run["name"]], label=f"{run['name']} {split}", lw=1.4)

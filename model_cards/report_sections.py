@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 def pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
@@ -274,6 +276,39 @@ def qualitative_section(report: dict) -> list[str]:
     return lines
 
 
+def harness_section(report: dict) -> list[str]:
+    h = report.get("harness")
+    if not h:
+        return []
+    lines = [
+        "## Versus the original harness",
+        "",
+        f"Our judge's verdicts against the ones in `{h['reference']}` "
+        "(same generations, first sample of each problem).",
+        "",
+    ]
+    lines += table(["agreement", "answers"], [[k, v] for k, v in h["counts"].items()])
+    lines += [
+        "<!-- table:harness -->",
+        *table(
+            ["checkpoint", "solved (ours)", "solved (theirs)"],
+            [[r["id"], r["ours"], r["theirs"]] for r in h["per_checkpoint"]],
+        ),
+    ]
+    rows = [
+        [
+            d["question_id"],
+            "pass" if d["theirs_passed"] else "fail",
+            d["ours"],
+            json.dumps(d["theirs_tests"]),
+            len(d["checkpoints"]),
+        ]
+        for d in h["disagreements"]
+    ]
+    lines += ["Disagreements by problem:", ""]
+    return lines + table(["problem", "theirs", "ours", "their test counts", "checkpoints"], rows)
+
+
 def provenance_section(report: dict) -> list[str]:
     lines = ["## Provenance", ""]
     rows = []
@@ -318,6 +353,7 @@ def render(report: dict) -> str:
         failure_section,
         case_section,
         qualitative_section,
+        harness_section,
         provenance_section,
     ):
         lines += section(report)

@@ -207,6 +207,9 @@ def check_report(out: Path) -> dict:
             str(len(results["problems"])),
             f"{100 * solved / len(results['problems']):.1f}",
         ]
+    if report.get("harness"):
+        for row in table_after(markdown, "harness"):
+            assert row[1] == str(sum(first_passed(cited[row[0]]).values()))
     paired = report["paired"]
     if paired:
         a, b = first_passed(cited[paired["a"]]), first_passed(cited[paired["b"]])
@@ -226,7 +229,7 @@ def build(runs: list, out: Path, **kwargs) -> dict:
 # -- tests ----------------------------------------------------------------------------------------
 def test_report_from_course_results_is_checked_and_deterministic(tmp_path):
     results = course_results(tmp_path / "results" / "course")
-    report = build([results], tmp_path / "a" / "report", no_qualitative=True)
+    report = build([results], tmp_path / "a" / "report", no_qualitative=True, reference=str(COURSE))
     assert [r["name"] for r in report["runs"]] == ["deep_instruction", "diverse_instruction"]
     assert set(report["figures"]) == {"pass_at_1", "problem_matrix", "failures"}  # no loss history
     markdown = (tmp_path / "a" / "report" / "report.md").read_text()
@@ -244,8 +247,16 @@ def test_report_from_course_results_is_checked_and_deterministic(tmp_path):
     first = report["case_studies"][0]["sides"]
     assert first[0]["passed"] != first[1]["passed"] and first[0]["code"] in markdown
     assert "Unavailable" in markdown  # qualitative prompts skipped
+    # the course verdicts were used as ours here, so the harness comparison must find full agreement
+    assert report["harness"]["counts"] == {"ours fail / theirs fail": 528, "ours pass / theirs pass": 210}
+    assert report["harness"]["disagreements"] == []
     write_report(
-        ReportArguments(runs=[str(results)], out=str(tmp_path / "b" / "report"), no_qualitative=True)
+        ReportArguments(
+            runs=[str(results)],
+            out=str(tmp_path / "b" / "report"),
+            no_qualitative=True,
+            reference=str(COURSE),
+        )
     )
     for file in sorted((tmp_path / "a" / "report").iterdir()):
         assert file.read_bytes() == (tmp_path / "b" / "report" / file.name).read_bytes(), file.name
@@ -253,10 +264,10 @@ def test_report_from_course_results_is_checked_and_deterministic(tmp_path):
 
 @pytest.mark.skipif(not SHIPPED_COURSE.is_dir(), reason="results/course/ has not been shipped yet")
 def test_shipped_course_report_matches_the_shipped_results(tmp_path):
-    build([SHIPPED_COURSE], tmp_path / "course", no_qualitative=True)
+    fresh = build([SHIPPED_COURSE], tmp_path / "course", no_qualitative=True, reference=str(COURSE))
+    assert sum(fresh["harness"]["counts"].values()) == 738
     shipped = REPO_ROOT / "reports" / "course" / "report.json"
     if shipped.is_file():  # the committed example is up to date with the committed results
-        fresh = json.loads((tmp_path / "course" / "report.json").read_text())
         old = json.loads(shipped.read_text())
         assert [r["pass@1"] for r in old["checkpoints"]] == [r["pass@1"] for r in fresh["checkpoints"]]
         assert old["paired"]["mcnemar_p"] == fresh["paired"]["mcnemar_p"]

@@ -190,8 +190,8 @@ def parse_row(row: dict, where: str = "row") -> Problem:
     try:
         metadata = row.get("metadata") or "{}"
         metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
-        public = _parse_tests(row["public_test_cases"])
-        private = _parse_tests(row["private_test_cases"])
+        public = parse_tests(row["public_test_cases"])
+        private = parse_tests(row["private_test_cases"])
     except (ValueError, TypeError, KeyError, zlib.error, pickle.UnpicklingError, EOFError) as err:
         raise BenchmarkError(f"Benchmark problem {qid}: cannot decode its test cases ({err}).") from err
     if not public and not private:
@@ -226,7 +226,7 @@ class _StringOnlyUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a test-case pickle")
 
 
-def _parse_tests(value) -> list[TestCase]:
+def parse_tests(value) -> list[TestCase]:
     if isinstance(value, str):
         text = value.strip()
         if not text.startswith("["):

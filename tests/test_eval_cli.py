@@ -169,7 +169,7 @@ def test_embedded_model_with_a_lora_adapter_end_to_end(embedded_dir, tmp_path):
     out = tmp_path / "results"
     result = cli(
         "run", "--base-model", "embedded:smollm2", "--adapter", str(adapter), "--include-base",
-        "--benchmark", BENCH, "--preset", "study", "--limit", "2", "--max-new-tokens", "96",
+        "--benchmark", BENCH, "--preset", "study", "--limit", "2", "--max-new-tokens", "64",
         "--batch-size", "4", "--out", str(out),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -180,7 +180,7 @@ def test_embedded_model_with_a_lora_adapter_end_to_end(embedded_dir, tmp_path):
         "arm": "other", "step": 10, "source": "local",
     }  # fmt: skip
     for data in (base, tuned):
-        assert data["metrics"]["n_problems"] == 2 and data["benchmark"]["n_tests"] == 5
+        assert data["metrics"]["n_problems"] == 2 and data["benchmark"]["n_tests"] == 6
         for problem in data["problems"]:
             sample = problem["samples"][0]
             assert sample["output"].strip(), "the model generated nothing"

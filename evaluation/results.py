@@ -91,6 +91,7 @@ def write_json_atomic(path: Path, data: dict) -> None:
     ) as tmp:
         json.dump(data, tmp, indent=1)
         tmp.write("\n")
+    os.chmod(tmp.name, 0o644)  # a temporary file is private; a results file is for everyone to read
     os.replace(tmp.name, path)
 
 

@@ -131,3 +131,45 @@ def test_resume_after_kill_redoes_nothing_and_loses_nothing(tiny_model_dir, tiny
     again = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "deep: 0 problems to do, 12 already done." in again.stderr
     assert read_results(out / "deep.json") == data
+
+
+def test_should_stop_keeps_finished_problems_and_a_rerun_completes(tiny_model_dir, tiny_adapters, tmp_path):
+    import torch
+
+    from evaluation.api import evaluate_models
+    from evaluation.benchmark import load_benchmark
+    from tests.conftest import SHARED
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model on a shared 2-core machine: extra threads only spin
+    bench = load_benchmark(str(SHARED / "benchmarks" / "lcb_v5_atcoder_easy_2408_2502.jsonl"), limit=4)
+    progress = []
+    common = dict(include_base=True, max_new_tokens=8, batch_size=1)
+    first = evaluate_models(
+        str(tiny_model_dir), {"deep": str(tiny_adapters["deep"])}, bench, tmp_path, **common,
+        on_progress=lambda *p: progress.append(p), should_stop=lambda: len(progress) >= 3,
+    )  # fmt: skip
+    assert first == {} and progress[0] == (0, 8, 0) and progress[-1][0] == 2
+    assert not list(tmp_path.glob("*.json")) and len(list(tmp_path.glob("*.partial.jsonl"))) >= 1
+    progress.clear()
+    second = evaluate_models(
+        str(tiny_model_dir), {"deep": str(tiny_adapters["deep"])}, bench, tmp_path, **common,
+        on_progress=lambda *p: progress.append(p),
+    )  # fmt: skip
+    assert set(second) == {"tiny-qwen2", "deep"} and progress[0][0] == 2 and progress[-1][:2] == (8, 8)
+    assert [len(read_results(path)["problems"]) for path in second.values()] == [4, 4]
+    assert not list(tmp_path.glob("*.partial.jsonl"))
+    torch.set_num_threads(threads)
+
+
+def test_shipped_course_results_are_complete_results_files():
+    files = list_results(REPO_ROOT / "results" / "course")
+    assert len(files) == 18
+    for path in files:
+        data = read_results(path)
+        model = data["model"]
+        assert model["source"] == "reference" and model["arm"] in {"deep", "diverse"} and model["step"] >= 100
+        assert data["config"]["prompt_style"] == "course" and data["benchmark"]["test_scope"] == "public-only"
+        assert data["metrics"]["n_problems"] == 41 and len(data["problems"]) == 41
+        sample = data["problems"][0]["samples"][0]
+        assert sample["output"] and set(sample) == {"output", "code", "extraction", "passed", "tests"}

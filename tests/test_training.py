@@ -1,0 +1,227 @@
+"""training/: assistant-only labels, a full tiny run (checkpoints, cards, metrics, curves, Hub branches),
+LossGuard, push failures, resume, and the smoke recipe on the embedded model."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codegen_lab.hub import Hub
+from training.callbacks import LossGuard, list_checkpoints
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SMOKE = REPO_ROOT / "training" / "recipes" / "smoke.yaml"
+BENCHMARK = REPO_ROOT.parent / "shared" / "benchmarks" / "lcb_v5_atcoder_easy_2408_2502.jsonl"
+TRAINER_STATE = {"optimizer.pt", "scheduler.pt", "scaler.pt", "training_args.bin", "trainer_state.json"}
+
+
+def parse(tiny_model_dir: Path, output_dir: Path, *overrides: str):
+    """The smoke recipe on the tiny model: 4 steps, evaluation and a checkpoint every 2."""
+    from training.sft import make_parser
+
+    args = [
+        "--config",
+        str(SMOKE),
+        "--model_name_or_path",
+        str(tiny_model_dir),
+        "--output_dir",
+        str(output_dir),
+    ]
+    args += ["--max_steps", "4", "--logging_steps", "1", "--eval_steps", "2", "--save_steps", "2"]
+    args += ["--max_length", "1024", "--bf16", "false", "--dataloader_num_workers", "0"]
+    return make_parser().parse_args_and_config([*args, *overrides])
+
+
+def run(tiny_model_dir: Path, output_dir: Path, *overrides: str) -> dict:
+    from training.sft import main
+
+    return main(*parse(tiny_model_dir, output_dir, *overrides))
+
+
+def test_only_the_assistant_turn_and_its_end_token_carry_labels(tiny_model_dir, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTTrainer
+
+    from datasets_scripts import load_training_splits
+
+    script_args, training_args, _ = parse(
+        tiny_model_dir, tmp_path / "run", "--per_device_train_batch_size", "2", "--eval_strategy", "no"
+    )
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.chat_template = "{{ messages }}"  # the recipe's template must replace whatever the model ships
+    rows = load_training_splits(script_args.dataset)["train"]
+    trainer = SFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+        args=training_args,
+        train_dataset=rows,
+        processing_class=tokenizer,
+    )
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert batch["input_ids"].shape[0] == 2
+    solutions = {row["messages"][-1]["content"] for row in rows}
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    for ids, labels, mask in zip(batch["input_ids"], batch["labels"], batch["attention_mask"], strict=True):
+        trained = labels != -100
+        first = int(trained.nonzero()[0])
+        # everything before the assistant's content (system, user, the assistant header) carries no label
+        assert tokenizer.decode(ids[:first]).endswith("<|im_start|>assistant\n")
+        assert not trained[:first].any()
+        # the labelled tokens are exactly the solution followed by its end-of-turn token
+        assert tokenizer.decode(labels[trained]) in {s + "<|im_end|>" for s in solutions}
+        assert int(labels[trained][-1]) == end
+        assert trained.sum() < mask.sum()
+
+
+def test_a_tiny_run_writes_checkpoints_cards_metrics_curves_and_one_branch_each(tiny_model_dir, tmp_path):
+    out = tmp_path / "tiny-deep"
+    state = run(
+        tiny_model_dir,
+        out,
+        "--hub_repo", "me/tiny-deep", "--push", "--push_backoff", "0.01",
+        "--evaluate_on_save", "--validation_benchmark", str(BENCHMARK), "--validation_limit", "2",
+        "--validation_start_date", "2024-08-01", "--validation_end_date", "2030-01-01",
+        "--test_benchmark", str(BENCHMARK), "--test_limit", "2",
+        "--eval_max_new_tokens", "8", "--eval_batch_size", "2",
+    )  # fmt: skip
+    checkpoints = list_checkpoints(out)
+    assert [c.name for c in checkpoints] == ["checkpoint-step-2-epoch-1", "checkpoint-step-4-epoch-1"]
+    for checkpoint in checkpoints:
+        names = {p.name for p in checkpoint.iterdir()}
+        assert {"adapter_model.safetensors", "adapter_config.json", "README.md", "metrics.json"} <= names
+        assert {"chat_template.jinja", "tokenizer.json", "loss_curves.png"} <= names
+        metrics = json.loads((checkpoint / "metrics.json").read_text())
+        assert metrics["validation"]["benchmark"]["n_problems"] == 2
+        assert (out / metrics["results_file"]).is_file()
+        assert "pass@1" in metrics["metrics"]
+    history = json.loads((out / "loss_history.json").read_text())
+    assert [p["step"] for p in history["train"]] == [1, 2, 3, 4]
+    assert [p["step"] for p in history["validation"]] == [p["step"] for p in history["test"]] == [2, 4]
+    assert (out / "loss_curves.png").read_bytes().startswith(b"\x89PNG")
+
+    best = out / state["best_checkpoint"]
+    assert json.loads((best / "metrics.json").read_text())["split"] == "test"  # best (by validation) on test
+    assert state["push_failures"] == []
+    hub = Hub.from_env()
+    assert hub.list_branches("me/tiny-deep") == ["main", "step-000002", "step-000004"]
+    for branch in hub.list_branches("me/tiny-deep"):
+        files = set(hub.list_files("me/tiny-deep", branch))
+        assert {"adapter_model.safetensors", "adapter_config.json", "README.md", "metrics.json"} <= files
+        assert not files & TRAINER_STATE and not any(f.startswith("rng_state") for f in files)
+    card = (hub.download("me/tiny-deep") / "README.md").read_text()
+    assert "checkpoint-step-2-epoch-1" in card and "checkpoint-step-4-epoch-1" in card
+
+
+def test_loss_guard_stops_a_run_whose_loss_is_above_the_threshold(tiny_model_dir, tmp_path):
+    out = tmp_path / "exploding"
+    state = run(
+        tiny_model_dir,
+        out,
+        "--max_steps",
+        "20",
+        "--loss_guard_max_loss",
+        "0.01",
+        "--loss_guard_start_step",
+        "3",
+    )
+    assert state["global_step"] == 3  # stopped at its first check, not at step 20
+    assert state["stopped_early"] is True
+    assert "train loss" in state["stop_reason"] and "above the threshold 0.01" in state["stop_reason"]
+    assert json.loads((out / "run_state.json").read_text())["stop_reason"] == state["stop_reason"]
+
+
+def test_loss_guard_stops_after_consecutive_validation_rises():
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    guard = LossGuard(max_loss=10.0, patience=3, start_step=0)
+    args = TrainingArguments(output_dir="unused", report_to="none", use_cpu=True)
+    state, control = TrainerState(), TrainerControl()
+    for step, loss in enumerate([2.0, 1.5, 1.6, 1.7], 1):
+        state.global_step = step
+        guard.on_log(args, state, control, logs={"eval_validation_loss": loss})
+    assert not control.should_training_stop  # two rises only
+    state.global_step = 5
+    guard.on_log(args, state, control, logs={"eval_validation_loss": float("nan")})
+    assert control.should_training_stop  # NaN is never below a threshold
+
+
+def test_a_failing_hub_is_retried_and_reported_while_training_completes(
+    tiny_model_dir, tmp_path, monkeypatch
+):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the hub folder should be")
+    monkeypatch.setenv("CODEGEN_LAB_HUB", str(blocker / "hub"))
+    out = tmp_path / "offline"
+    state = run(
+        tiny_model_dir,
+        out,
+        "--hub_repo",
+        "me/offline",
+        "--push",
+        "--push_retries",
+        "2",
+        "--push_backoff",
+        "0.01",
+    )
+    assert [c.name for c in list_checkpoints(out)] == [
+        "checkpoint-step-2-epoch-1",
+        "checkpoint-step-4-epoch-1",
+    ]
+    assert all((c / "adapter_model.safetensors").is_file() for c in list_checkpoints(out))
+    failures = state["push_failures"]
+    assert {f["revision"] for f in failures} == {"step-000002", "step-000004", "main"}
+    assert all(f["attempts"] == 2 and "NotADirectoryError" in f["error"] for f in failures)
+    assert state["pushed"] == []
+
+
+def test_resume_from_a_checkpoint_follows_the_same_trajectory(tiny_model_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    straight = tmp_path / "straight"
+    run(tiny_model_dir, straight)
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    shutil.copytree(straight / "checkpoint-step-2-epoch-1", resumed / "checkpoint-step-2-epoch-1")
+    state = run(tiny_model_dir, resumed, "--resume_from_checkpoint", "true")
+    assert state["global_step"] == 4
+
+    def history(run_dir: Path) -> dict:
+        return json.loads((run_dir / "loss_history.json").read_text())
+
+    for series in ("train", "validation", "test"):
+        a, b = history(straight)[series], history(resumed)[series]
+        assert [p["step"] for p in a] == [p["step"] for p in b]
+        assert [p["loss"] for p in b] == pytest.approx([p["loss"] for p in a], rel=1e-5)
+    final_a = load_file(straight / "checkpoint-step-4-epoch-1" / "adapter_model.safetensors")
+    final_b = load_file(resumed / "checkpoint-step-4-epoch-1" / "adapter_model.safetensors")
+    assert final_a.keys() == final_b.keys()
+    for name, tensor in final_a.items():
+        assert (tensor - final_b[name]).abs().max() < 1e-6, name
+    # a fresh run's LoRA B starts at zero: the trained adapter moved away from it
+    assert any(t.abs().max() > 0 for n, t in final_a.items() if "lora_B" in n)
+
+
+def test_resume_true_without_a_checkpoint_names_the_folder(tiny_model_dir, tmp_path):
+    from training.sft import resume_path
+
+    with pytest.raises(FileNotFoundError, match="no checkpoint-step"):
+        resume_path("true", str(tmp_path))
+
+
+@pytest.mark.embedded
+def test_smoke_recipe_runs_on_the_embedded_model(tmp_path, local_hub):
+    out = tmp_path / "smoke"
+    command = [sys.executable, "-m", "training.sft", "--config", str(SMOKE), "--output_dir", str(out)]
+    command += ["--max_steps", "1", "--eval_steps", "1", "--save_steps", "1", "--eval_test_split", "false"]
+    command += ["--hub_repo", "me/smoke", "--push"]
+    env = os.environ | {"CODEGEN_LAB_HUB": str(local_hub)}
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "tokens/s" in done.stdout
+    assert (out / "checkpoint-step-1-epoch-1" / "adapter_model.safetensors").is_file()
+    assert Hub.from_env().list_branches("me/smoke") == ["main", "step-000001"]

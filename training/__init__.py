@@ -1,0 +1,1 @@
+"""LoRA supervised fine-tuning with TRL: recipes, callbacks, per-checkpoint Hub push."""

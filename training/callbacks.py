@@ -1,0 +1,222 @@
+"""Trainer callbacks of a run, one job each: checkpoint names, LossGuard, loss history, evaluation, cards.
+
+They talk through plain files in the run folder (``loss_history.json``, ``run_state.json``, each
+checkpoint's ``metrics.json``), so any of them can be dropped without breaking the others. The Hub push
+lives in ``training.hub_push``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from codegen_lab.naming import checkpoint_dirname, parse_checkpoint_dirname
+
+logger = logging.getLogger(__name__)
+
+RUN_STATE = "run_state.json"
+LOSS_HISTORY = "loss_history.json"
+LOSS_CURVES = "loss_curves.png"
+METRICS = "metrics.json"
+CARD = "README.md"
+# Keys the Trainer logs for the evaluation datasets {"validation": ..., "test": ...}.
+VALIDATION_LOSS = "eval_validation_loss"
+TEST_LOSS = "eval_test_loss"
+
+
+# -- run folder helpers ---------------------------------------------------------------------------
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write aside, then rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+        json.dump(data, tmp, indent=2)
+    os.replace(tmp.name, path)
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def update_run_state(output_dir: str | Path, **fields) -> dict:
+    """Merge ``fields`` into ``<output_dir>/run_state.json``."""
+    path = Path(output_dir) / RUN_STATE
+    state = read_json(path) | fields
+    write_json_atomic(path, state)
+    return state
+
+
+def checkpoint_epoch(epoch: float | None) -> int:
+    """The 1-based epoch a step belongs to (the study's ``-epoch-{E}``); the last step of epoch 1 is epoch 1."""
+    return max(1, math.ceil((epoch or 0.0) - 1e-6))
+
+
+def checkpoint_path(output_dir: str | Path, step: int, epoch: float | None) -> Path:
+    return Path(output_dir) / checkpoint_dirname(step, checkpoint_epoch(epoch))
+
+
+def list_checkpoints(output_dir: str | Path) -> list[Path]:
+    """The run's ``checkpoint-step-*-epoch-*`` folders, by step."""
+    found = [
+        (parse_checkpoint_dirname(p.name), p)
+        for p in Path(output_dir).glob("checkpoint-step-*")
+        if p.is_dir()
+    ]
+    return [p for parsed, p in sorted((x for x in found if x[0]), key=lambda x: x[0][0])]
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    """What ``--resume_from_checkpoint true`` resumes from (the Trainer only knows ``checkpoint-N``)."""
+    checkpoints = [p for p in list_checkpoints(output_dir) if (p / "trainer_state.json").is_file()]
+    return checkpoints[-1] if checkpoints else None
+
+
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+# -- callbacks ------------------------------------------------------------------------------------
+class CheckpointNaming(TrainerCallback):
+    """Rename the Trainer's ``checkpoint-N`` to the study's ``checkpoint-step-N-epoch-E`` right after saving.
+
+    Must come first among the callbacks that use the checkpoint on save.
+    """
+
+    def on_save(self, args, state, control, **kwargs):
+        _barrier()  # every rank has written its RNG state into checkpoint-N
+        if state.is_world_process_zero:
+            source = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            target = checkpoint_path(args.output_dir, state.global_step, state.epoch)
+            if target.exists():  # the same step saved again after a resume
+                shutil.rmtree(target)
+            os.replace(source, target)
+        _barrier()
+
+
+class LossGuard(TrainerCallback):
+    """Stop a run whose loss explodes or whose validation loss keeps rising; say why in run_state.json.
+
+    From ``start_step`` on: train or validation loss above ``max_loss`` (or not a number), or validation
+    loss higher than the evaluation before on ``patience`` consecutive evaluations.
+    """
+
+    def __init__(self, max_loss: float = 1.0, patience: int = 3, start_step: int = 100):
+        self.max_loss, self.patience, self.start_step = max_loss, patience, start_step
+        self.eval_losses: list[float] = []
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        # On resume the restored log history holds the evaluations before the checkpoint.
+        self.eval_losses = [entry[VALIDATION_LOSS] for entry in state.log_history if VALIDATION_LOSS in entry]
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        reason = None
+        if VALIDATION_LOSS in logs:
+            self.eval_losses.append(logs[VALIDATION_LOSS])
+            reason = self._too_high("validation", logs[VALIDATION_LOSS]) or self._rising()
+        if "loss" in logs:
+            reason = reason or self._too_high("train", logs["loss"])
+        if reason is None or state.global_step < self.start_step:
+            return
+        control.should_training_stop = True
+        message = f"LossGuard stopped training at step {state.global_step}: {reason}"
+        logger.warning(message)
+        if state.is_world_process_zero:
+            update_run_state(
+                args.output_dir, stopped_early=True, stop_step=state.global_step, stop_reason=message
+            )
+
+    def _too_high(self, which: str, value: float) -> str | None:
+        if not value <= self.max_loss:  # also catches NaN
+            return f"{which} loss {value:.4f} is above the threshold {self.max_loss}"
+        return None
+
+    def _rising(self) -> str | None:
+        tail = self.eval_losses[-(self.patience + 1) :]
+        if len(tail) == self.patience + 1 and all(b > a for a, b in zip(tail, tail[1:], strict=False)):
+            values = " -> ".join(f"{v:.4f}" for v in tail)
+            return f"validation loss rose on {self.patience} consecutive evaluations ({values})"
+        return None
+
+
+class LossHistory(TrainerCallback):
+    """Train, validation and test loss at every logging/eval point, as loss_history.json and loss_curves.png.
+
+    Rebuilt from the Trainer's log history each time, so a resumed run continues the same curves.
+    """
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        history = loss_history(state.log_history)
+        write_json_atomic(Path(args.output_dir) / LOSS_HISTORY, history)
+        plot_loss_curves(history, Path(args.output_dir) / LOSS_CURVES)
+
+
+def loss_history(log_history: list[dict]) -> dict[str, list[dict]]:
+    series = {"train": "loss", "validation": VALIDATION_LOSS, "test": TEST_LOSS}
+    return {
+        name: [{"step": e["step"], "epoch": e.get("epoch"), "loss": e[key]} for e in log_history if key in e]
+        for name, key in series.items()
+    }
+
+
+def plot_loss_curves(history: dict[str, list[dict]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, style in (("train", "-"), ("validation", "o-"), ("test", "s--")):
+        points = history.get(name) or []
+        if points:
+            ax.plot([p["step"] for p in points], [p["loss"] for p in points], style, label=name)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (assistant tokens)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+class EvaluateOnSave(TrainerCallback):
+    """Judge each new checkpoint on the validation benchmark and write its metrics.json.
+
+    Generation runs in this process on a fresh copy of base + adapter; the generated programs only ever
+    run in the judge's sandboxed subprocesses.
+    """
+
+    def __init__(self, evaluator):
+        self.evaluator = evaluator
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.evaluator.evaluate(
+                checkpoint_path(args.output_dir, state.global_step, state.epoch), "validation"
+            )
+
+
+class CheckpointCard(TrainerCallback):
+    """Write the model card (README.md) of each new checkpoint from its files and the run's recipe."""
+
+    def __init__(self, card_writer):
+        self.card_writer = card_writer
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.card_writer.write_checkpoint_card(
+                checkpoint_path(args.output_dir, state.global_step, state.epoch)
+            )

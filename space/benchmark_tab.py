@@ -21,6 +21,7 @@ import gradio as gr
 from codegen_lab import BASE_ADAPTER
 from space.results_store import OUTPUTS_ENV, REPO_ROOT
 
+DEFAULT_MAX_NEW_TOKENS = 1024  # evaluate_models' default, so Space runs compare with CLI runs
 # label -> (evaluation.benchmark preset, problem limit)
 BENCHMARKS = {
     "study: 41 AtCoder easy problems (LCB v5, from 2024-08-01)": ("study", None),
@@ -148,7 +149,6 @@ class BenchmarkRunner:
         out_dir: Path | None = None,
         benchmark_source: str | None = None,
         benchmarks: dict[str, tuple[str, int | None]] = BENCHMARKS,
-        max_new_tokens: int = 512,
         batch_size: int = 4,
     ):
         self.base = base
@@ -156,11 +156,17 @@ class BenchmarkRunner:
         self.out_dir = out_dir or default_out_dir()
         self.benchmark_source = benchmark_source
         self.benchmarks = benchmarks
-        self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
         self.stops: dict[str, threading.Event] = {}
 
-    def start(self, model_name: str, benchmark_label: str, request: gr.Request, progress=gr.Progress()):
+    def start(
+        self,
+        model_name: str,
+        benchmark_label: str,
+        max_new_tokens: int,
+        request: gr.Request,
+        progress=gr.Progress(),
+    ):
         """Yield status lines while the run goes; ``progress`` drives the page's progress bar."""
         if not model_name:
             raise gr.Error("Pick a model to evaluate.")
@@ -183,7 +189,7 @@ class BenchmarkRunner:
             benchmark,
             self.out_dir,
             stop,
-            max_new_tokens=self.max_new_tokens,
+            max_new_tokens=int(max_new_tokens),
             batch_size=self.batch_size,
         )
         try:
@@ -228,10 +234,29 @@ def build_benchmark_tab(
     )
     with gr.Row():
         model = gr.Dropdown(
-            names, value=names[0] if names else None, label="Model", allow_custom_value=True, scale=3
+            names,
+            value=names[0] if names else None,
+            label="Model",
+            allow_custom_value=True,
+            scale=3,
+            elem_id="benchmark-model",
         )
         refresh = gr.Button("⟳ models", scale=0)
-        benchmark = gr.Dropdown(list(BENCHMARKS), value=list(BENCHMARKS)[1], label="Benchmark", scale=3)
+        benchmark = gr.Dropdown(
+            list(BENCHMARKS),
+            value=list(BENCHMARKS)[1],
+            label="Benchmark",
+            scale=3,
+            elem_id="benchmark-preset",
+        )
+    max_new_tokens = gr.Slider(
+        32,
+        2048,
+        value=DEFAULT_MAX_NEW_TOKENS,
+        step=32,
+        label="Max new tokens (recorded in the results)",
+        elem_id="benchmark-max-new-tokens",
+    )
     with gr.Row():
         run_button = gr.Button("Run benchmark", variant="primary", elem_id="benchmark-run")
         cancel_button = gr.Button("Cancel", variant="stop", elem_id="benchmark-cancel")
@@ -239,7 +264,11 @@ def build_benchmark_tab(
 
     refresh.click(lambda: gr.Dropdown(choices=list(list_models())), None, model)
     run_button.click(
-        runner.start, [model, benchmark], status, concurrency_limit=1, concurrency_id="benchmark"
+        runner.start,
+        [model, benchmark, max_new_tokens],
+        status,
+        concurrency_limit=1,
+        concurrency_id="benchmark",
     )
     cancel_button.click(runner.cancel, None, status, queue=False)
     return runner

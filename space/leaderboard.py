@@ -101,7 +101,8 @@ def plot_heatmap(rows: list[Row]):
     values = np.ma.masked_invalid(matrix.to_numpy(dtype=float))
     cmap = _heatmap_cmap()
     image = ax.imshow(values, aspect="auto", cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
-    ax.set_xticks(range(n_columns), [_short(c) for c in matrix.columns], rotation=90, fontsize=7)
+    labels = {row.key: row.key if row.step is None else f"{row.run} @{row.step}" for row in chosen}
+    ax.set_xticks(range(n_columns), [_short(labels[c]) for c in matrix.columns], rotation=90, fontsize=7)
     ax.set_yticks(range(n_problems), matrix.index, fontsize=7)
     solved = [int(np.nansum(matrix[c].to_numpy(dtype=float) >= 0.5)) for c in matrix.columns]
     top = ax.secondary_xaxis("top")
@@ -217,11 +218,13 @@ def build_leaderboard_tab(store: ResultsStore | None = None) -> LeaderboardTab:
         arms = gr.CheckboxGroup(ARMS, value=ARMS, label="Arm")
         scope = gr.Radio(SCOPES, value="all", label="Test scope")
         search = gr.Textbox(
-            label="Search", placeholder="words in model, run or source, then Enter (e.g. step-500, GPT, Hub)"
+            elem_id="leaderboard-search",
+            label="Search",
+            placeholder="words in model, run or source, then Enter (e.g. step-500, GPT, Hub)",
         )
-        refresh_button = gr.Button("Refresh", variant="secondary", scale=0)
+        refresh_button = gr.Button("Refresh", variant="secondary", scale=0, elem_id="leaderboard-refresh")
     filters = [arms, scope, search]
-    status = gr.Markdown(lambda: status_markdown(store, len(store.rows())))
+    status = gr.Markdown(lambda: status_markdown(store, len(store.rows())), elem_id="leaderboard-status")
     frame = gr.Dataframe(
         lambda: table(store.rows()),
         label="Leaderboard (click a column header to sort)",
@@ -231,21 +234,27 @@ def build_leaderboard_tab(store: ResultsStore | None = None) -> LeaderboardTab:
         elem_id="leaderboard-table",
     )
     with gr.Row():
-        steps_plot = gr.Plot(lambda: plot_step_series(store.rows()), label="Pass@1 vs training step")
+        steps_plot = gr.Plot(
+            lambda: plot_step_series(store.rows()),
+            label="Pass@1 vs training step",
+            elem_id="leaderboard-steps",
+        )
         with gr.Column():
             run_choices = store.runs()
             run = gr.Dropdown(
                 run_choices, value=run_choices[0] if run_choices else None, label="Run (loss curves)"
             )
-            loss_plot = gr.Plot(lambda: loss(run.value), label="Loss curves")
-    heatmap = gr.Plot(lambda: plot_heatmap(store.rows()), label="Per-problem results")
+            loss_plot = gr.Plot(lambda: loss(run.value), label="Loss curves", elem_id="leaderboard-loss")
+    heatmap = gr.Plot(
+        lambda: plot_heatmap(store.rows()), label="Per-problem results", elem_id="leaderboard-heatmap"
+    )
     gr.Markdown("### Paired comparison (same problems, e.g. deep vs diverse)")
     keys = [row.key for row in store.rows() if row.problems]
     deep, diverse = default_pair(store.rows())
     with gr.Row():
         row_a = gr.Dropdown(keys, value=deep, label="A", allow_custom_value=True)
         row_b = gr.Dropdown(keys, value=diverse, label="B", allow_custom_value=True)
-        compare_button = gr.Button("Compare", scale=0)
+        compare_button = gr.Button("Compare", scale=0, elem_id="leaderboard-compare")
     comparison = gr.Markdown(elem_id="leaderboard-comparison")
 
     outputs = [frame, steps_plot, heatmap, status]

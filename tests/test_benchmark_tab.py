@@ -21,13 +21,13 @@ def test_a_tab_run_reports_progress_and_lands_in_the_leaderboard(tiny_model_dir,
         lambda: models,
         out_dir=out_dir,
         benchmarks={"two": ("study", 2)},
-        max_new_tokens=24,
     )
     bars = []
     statuses = list(
         runner.start(
             "deep-tiny",
             "two",
+            24,
             gr.Request(session_hash="s1"),
             progress=lambda value, desc=None, unit=None: bars.append((value, desc)),
         )
@@ -107,7 +107,7 @@ def test_cancel_without_a_run_and_unknown_inputs(tiny_model_dir, tmp_path):
     assert runner.cancel(gr.Request(session_hash="nobody")) == "Nothing is running."
     for model, label in (("", "quick"), ("x", "no such benchmark")):
         try:
-            next(runner.start(model, label, gr.Request(session_hash="s"), progress=lambda *a, **k: None))
+            next(runner.start(model, label, 16, gr.Request(session_hash="s"), progress=lambda *a, **k: None))
         except gr.Error as err:
             assert "Pick a model" in str(err) or "no such benchmark" in str(err)
         else:
@@ -130,7 +130,7 @@ def test_cancel_button_stops_only_its_session(tiny_model_dir, tmp_path):
         benchmarks={"two": ("study", 2)},
         batch_size=1,
     )
-    run = runner.start("base", "two", gr.Request(session_hash="mine"), progress=lambda *a, **k: None)
+    run = runner.start("base", "two", 16, gr.Request(session_hash="mine"), progress=lambda *a, **k: None)
     assert next(run).startswith("Loading")
     assert runner.cancel(gr.Request(session_hash="someone-else")) == "Nothing is running."
     assert next(run).endswith("0 solved so far…")  # evaluate_models' first report, before the model loads

@@ -44,6 +44,7 @@ def test_heatmap_is_problems_by_checkpoints_in_study_order(study):  # noqa: F811
     assert image.shape == (10, 6)
     assert image.sum() == 2 + 4 + 3 + 3 + 5 + 6
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == sorted(QIDS)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()][:2] == ["deep-run @100", "deep-run @200"]
     assert "No per-problem" in _texts(plot_heatmap([]))
 
 

@@ -85,6 +85,7 @@ def test_leaderboard_and_benchmark_tabs(tmp_path, app_server, browser_page):
         "() => document.querySelector('#benchmark-status textarea').value.includes('0/5 problems judged')",
         timeout=60_000,
     )
+    page.screenshot(path=str(ARTIFACTS / "benchmark_running.png"), full_page=True)
     page.locator("#benchmark-cancel").click()
     page.wait_for_function(
         "() => document.querySelector('#benchmark-status textarea').value.startsWith('Cancelling')",

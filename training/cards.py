@@ -1,4 +1,4 @@
-"""Model cards of a run: one per checkpoint (README.md beside the adapter) and the run card for ``main``."""
+"""Model cards of a run, rendered by model_cards.card: one per checkpoint and the run card for ``main``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codegen_lab.naming import parse_checkpoint_dirname
-from training.callbacks import CARD, LOSS_CURVES, METRICS, list_checkpoints, read_json
+from training.callbacks import (
+    CARD,
+    LOSS_CURVES,
+    LOSS_HISTORY,
+    METRICS,
+    RUN_STATE,
+    list_checkpoints,
+    read_json,
+)
 
 
 @dataclass
@@ -16,76 +24,68 @@ class CardWriter:
     dataset: str
     recipe: dict = field(default_factory=dict)  # every hyperparameter worth reproducing
     hub_repo: str | None = None
+    train_command: str | None = None
 
-    def write_checkpoint_card(self, checkpoint: Path) -> Path:
-        step, epoch = parse_checkpoint_dirname(checkpoint.name)
-        metrics = read_json(checkpoint / METRICS)
+    def write_checkpoint_card(self, checkpoint: Path, run: str | None = None) -> Path:
+        """The card of a ``checkpoint-step-S-epoch-E`` folder (or of a copy named ``run``, e.g. a demo adapter)."""
+        from model_cards.card import render_adapter_card
+
+        step, epoch = parse_checkpoint_dirname(checkpoint.name) or (None, None)
         curves = checkpoint.parent / LOSS_CURVES
-        if curves.is_file():  # the curves so far travel with the adapter to its branch
+        if run is None and curves.is_file():  # the curves so far travel with the adapter to its branch
             shutil.copyfile(curves, checkpoint / LOSS_CURVES)
-        text = _render_adapter_card(self, checkpoint.parent.name, step, epoch, metrics)
-        path = checkpoint / CARD
-        _write_text_atomic(path, text)
-        return path
+        text = render_adapter_card(
+            base_model=self.base_model,
+            dataset=self.dataset,
+            training_args=self.recipe,
+            step=step,
+            epoch=epoch,
+            repo_id=self.hub_repo,
+            revision=None if run is None else "main",
+            run_name=run or checkpoint.parent.name,
+            evaluations=read_json(checkpoint / METRICS) or None,
+            train_command=self.train_command,
+            loss_curves=LOSS_CURVES if (checkpoint / LOSS_CURVES).is_file() else None,
+        )
+        return _write_text_atomic(checkpoint / CARD, text)
 
-    def write_run_card(self, output_dir: Path, best: Path | None, why: str) -> Path:
-        rows = [
-            (c.name, parse_checkpoint_dirname(c.name)[0], read_json(c / METRICS))
-            for c in list_checkpoints(output_dir)
-        ]
-        text = _render_run_card(self, output_dir.name, rows, best.name if best else None, why)
-        path = output_dir / CARD
-        _write_text_atomic(path, text)
-        return path
+    def write_run_card(self, output_dir: Path, best: Path | None) -> Path:
+        """README.md of the run folder (pushed to ``main``): every checkpoint, the best one marked."""
+        from model_cards.card import render_run_card
 
-
-def _front_matter(writer: CardWriter) -> str:
-    return (
-        "---\n"
-        f"base_model: {writer.base_model}\n"
-        "library_name: peft\n"
-        "license: apache-2.0\n"
-        "pipeline_tag: text-generation\n"
-        "tags: [lora, sft, trl, code, livecodebench]\n"
-        "---\n"
-    )
-
-
-def _pass_at_1(metrics: dict) -> str:
-    if not metrics.get("metrics"):
-        return "not evaluated"
-    m = metrics["metrics"]
-    low, high = m.get("pass@1_ci95", [None, None])
-    where = f"{metrics.get('split', '?')}, {metrics['benchmark'].get('n_problems')} problems"
-    return (
-        f"{m['pass@1']:.3f} (95% CI {low:.3f}-{high:.3f}; {where})"
-        if low is not None
-        else f"{m['pass@1']:.3f}"
-    )
-
-
-def _render_adapter_card(writer: CardWriter, run: str, step: int, epoch: int, metrics: dict) -> str:
-    recipe = "\n".join(f"| {k} | {v} |" for k, v in writer.recipe.items())
-    return (
-        _front_matter(writer) + f"\n# {run} - step {step} (epoch {epoch})\n\n"
-        f"LoRA adapter for `{writer.base_model}` trained with TRL SFT on `{writer.dataset}` "
-        "(loss on the assistant turn only).\n\n"
-        f"Pass@1: {_pass_at_1(metrics)}\n\n"
-        f"![loss curves]({LOSS_CURVES})\n\n"
-        f"## Recipe\n\n| parameter | value |\n| --- | --- |\n{recipe}\n"
-    )
+        history = read_json(output_dir / LOSS_HISTORY)
+        train = {p["step"]: p["loss"] for p in history.get("train", [])}
+        validation = {p["step"]: p["loss"] for p in history.get("validation", [])}
+        rows = []
+        for checkpoint in list_checkpoints(output_dir):
+            step, epoch = parse_checkpoint_dirname(checkpoint.name)
+            last_train = [loss for s, loss in train.items() if s <= step]
+            rows.append(
+                {
+                    "step": step,
+                    "epoch": epoch,
+                    "train_loss": last_train[-1] if last_train else None,
+                    "eval_loss": validation.get(step),
+                    "evaluations": read_json(checkpoint / METRICS) or [],
+                }
+            )
+        text = render_run_card(
+            run_name=output_dir.name,
+            base_model=self.base_model,
+            dataset=self.dataset,
+            training_args=self.recipe,
+            checkpoints=rows,
+            repo_id=self.hub_repo,
+            best_step=parse_checkpoint_dirname(best.name)[0] if best else None,
+            stop_reason=read_json(output_dir / RUN_STATE).get("stop_reason"),
+            train_command=self.train_command,
+            loss_curves=LOSS_CURVES if (output_dir / LOSS_CURVES).is_file() else None,
+        )
+        return _write_text_atomic(output_dir / CARD, text)
 
 
-def _render_run_card(writer: CardWriter, run: str, rows: list, best: str | None, why: str) -> str:
-    table = "\n".join(f"| {name} | {step} | {_pass_at_1(m)} |" for name, step, m in rows)
-    return (
-        _front_matter(writer) + f"\n# {run}\n\nLoRA run on `{writer.base_model}` with `{writer.dataset}`. "
-        f"This revision holds `{best}` ({why}).\n\n"
-        f"## Checkpoints\n\n| checkpoint | step | Pass@1 |\n| --- | --- | --- |\n{table}\n"
-    )
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
+def _write_text_atomic(path: Path, text: str) -> Path:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+    return path

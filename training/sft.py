@@ -21,6 +21,7 @@ template with ``{% generation %}`` markers.
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,7 +198,7 @@ def recipe_summary(script_args, training_args, model_args) -> dict:
     }
 
 
-def main(script_args, training_args, model_args) -> dict:
+def main(script_args, training_args, model_args, command: str | None = None) -> dict:
     """load data -> model -> SFTTrainer(LoRA) -> train -> save (run card, state) -> push main. Returns the run state."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -282,6 +283,7 @@ def main(script_args, training_args, model_args) -> dict:
         script_args.dataset,
         recipe_summary(script_args, training_args, model_args),
         script_args.hub_repo,
+        train_command=command,
     )
     trainer = SFTTrainer(
         model=model,
@@ -310,11 +312,12 @@ def main(script_args, training_args, model_args) -> dict:
         card_writer.write_checkpoint_card(best)
         if pusher is not None:  # its branch gets the test metrics too
             pusher.submit(best, checkpoint_branch(best))
-    card_writer.write_run_card(output_dir, best, why)
+    card_writer.write_run_card(output_dir, best)
     state = update_run_state(
         output_dir,
         best_checkpoint=best.name if best else None,
         best_reason=why,
+        recipe=card_writer.recipe,
         train_tokens_per_second=tokens_per_s,
         global_step=result.global_step,
     )
@@ -340,4 +343,4 @@ def main(script_args, training_args, model_args) -> dict:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    main(*make_parser().parse_args_and_config())
+    main(*make_parser().parse_args_and_config(), command=" ".join(["python -m training.sft", *sys.argv[1:]]))

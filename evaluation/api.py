@@ -74,7 +74,7 @@ def evaluate_models(
 
     ``model_info`` is merged into every model block (the trainer passes run, arm, step, source).
     ``on_progress(done, total, n_passed)`` counts (model, problem) pairs and those with a passing
-    sample. ``should_stop()`` returning True stops after the current batch; finished problems stay in
+    sample; it is called from the judging thread. ``should_stop()`` returning True stops after the current batch; finished problems stay in
     the partial files and a rerun resumes from them. Pass ``model``/``tokenizer`` to reuse a loaded
     model (with the adapters already attached under their names).
     """
@@ -187,18 +187,35 @@ def evaluate_models(
                 if on_progress is not None:
                     on_progress(done, total, n_passed)
 
+        from concurrent.futures import ThreadPoolExecutor
+
         from evaluation.generate import generate
 
-        generate(
-            model,
-            tokenizer,
-            requests,
-            sampling=sampling,
-            max_new_tokens=max_new_tokens,
-            batch_size=batch_size,
-            on_batch=judge_batch,
-            should_stop=should_stop,
-        )
+        # One judging thread: batch k is judged (in sandboxed processes) while batch k+1 is generated,
+        # so a program that loops until the time limit does not hold up the model.
+        pending = []
+
+        def submit(indices: list[int], outputs: list[list[str]]) -> None:
+            for future in pending:
+                if future.done():
+                    future.result()  # a judging error stops the run now, not after all generation
+            pending.append(judging.submit(judge_batch, indices, outputs))
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge") as judging:
+            try:
+                generate(
+                    model,
+                    tokenizer,
+                    requests,
+                    sampling=sampling,
+                    max_new_tokens=max_new_tokens,
+                    batch_size=batch_size,
+                    on_batch=submit,
+                    should_stop=should_stop,
+                )
+            finally:
+                for future in pending:
+                    future.result()
         bar.close()
         logger.info("Generated and judged %d of %d pending problems.", done - (total - len(todo)), len(todo))
 

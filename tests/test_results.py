@@ -149,14 +149,15 @@ def test_should_stop_keeps_finished_problems_and_a_rerun_completes(tiny_model_di
         str(tiny_model_dir), {"deep": str(tiny_adapters["deep"])}, bench, tmp_path, **common,
         on_progress=lambda *p: progress.append(p), should_stop=lambda: len(progress) >= 3,
     )  # fmt: skip
-    assert first == {} and progress[0] == (0, 8, 0) and progress[-1][0] == 2
+    stopped_at = progress[-1][0]
+    assert first == {} and progress[0] == (0, 8, 0) and 2 <= stopped_at < 8
     assert not list(tmp_path.glob("*.json")) and len(list(tmp_path.glob("*.partial.jsonl"))) >= 1
     progress.clear()
     second = evaluate_models(
         str(tiny_model_dir), {"deep": str(tiny_adapters["deep"])}, bench, tmp_path, **common,
         on_progress=lambda *p: progress.append(p),
     )  # fmt: skip
-    assert set(second) == {"tiny-qwen2", "deep"} and progress[0][0] == 2 and progress[-1][:2] == (8, 8)
+    assert set(second) == {"tiny-qwen2", "deep"} and progress[0][0] == stopped_at and progress[-1][:2] == (8, 8)
     assert [len(read_results(path)["problems"]) for path in second.values()] == [4, 4]
     assert not list(tmp_path.glob("*.partial.jsonl"))
     torch.set_num_threads(threads)

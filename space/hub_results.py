@@ -7,7 +7,7 @@ from pathlib import Path
 
 from codegen_lab import naming
 from codegen_lab.hub import Hub
-from space.results_store import Row, is_results_file, row_from_results
+from space.results_store import ResultsStoreError, Row, is_results_file, row_from_results
 
 
 def configured_repos(models_config: Path) -> list[tuple[str, str | None]]:
@@ -19,14 +19,21 @@ def configured_repos(models_config: Path) -> list[tuple[str, str | None]]:
 
     if not models_config.is_file():
         return []
-    config = yaml.safe_load(models_config.read_text()) or {}
+    try:
+        config = yaml.safe_load(models_config.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ResultsStoreError(f"{models_config} is not valid YAML: {err}") from err
     repos = []
     for entry in config.get("repos") or []:
         if isinstance(entry, str):
             repo, _, revision = entry.partition("@")
             repos.append((repo, revision or None))
-        else:
+        elif isinstance(entry, dict) and "repo" in entry:
             repos.append((entry["repo"], entry.get("revision")))
+        else:
+            raise ResultsStoreError(
+                f"{models_config}: a `repos` entry must be repo_id[@revision]; got {entry!r}."
+            )
     return repos
 
 
@@ -80,7 +87,6 @@ def row_from_metrics(data: dict, repo: str, branch: str) -> Row:
         prompt_style="?",
         sampling="?",
         date="",
-        per_sample=False,
     )
 
 
@@ -104,7 +110,6 @@ def rows_from_model_index(readme: Path, repo: str, branch: str) -> list[Row]:
                 prompt_style="?",
                 sampling="?",
                 date="",
-                per_sample=False,
             )
         )
     return rows

@@ -65,7 +65,6 @@ class Row:
     source: str
     origin: str
     problems: dict[str, float] = field(default_factory=dict)
-    per_sample: bool = True
 
     def record(self) -> dict:
         ci = f"{100 * self.ci95[0]:.1f}–{100 * self.ci95[1]:.1f}" if self.ci95 else "—"
@@ -152,7 +151,6 @@ def reference_rows(path: Path) -> list[Row]:
             source=REFERENCE_SOURCE,
             origin=str(path),
             problems=problems,
-            per_sample=False,
         )
         for model, problems in sorted(by_model.items())
     ]
@@ -273,8 +271,8 @@ class ResultsStore:
         if self.models_config:
             try:
                 repos = configured_repos(self.models_config)
-            except (OSError, ValueError, KeyError, TypeError) as err:
-                errors.append(f"{self.models_config}: {err}")
+            except (OSError, ResultsStoreError) as err:
+                errors.append(str(err))
                 repos = []
             hub = self.hub or (Hub.from_env() if repos else None)
             for repo, revision in repos:

@@ -119,7 +119,7 @@ def test_reference_models_are_the_lcb_leaderboard_means(study):
     assert max(r.pass_at_1 for r in reference.values()) == pytest.approx(40 / 41, abs=5e-4)
     haiku = reference["Claude-3-Haiku"]
     assert (haiku.test_scope, haiku.sampling, haiku.n_problems, haiku.ci95) == ("full", "n=10", 41, None)
-    assert not haiku.per_sample and len(haiku.problems) == 41
+    assert len(haiku.problems) == 41 and haiku.problems["abc375_b"] == 0.0
 
 
 def test_table_filters_and_search(study):
@@ -248,3 +248,12 @@ def test_shipped_results_appear_in_the_default_store():
     assert {r.arm for r in study_rows} == {"deep", "diverse"}
     assert all(len(r.problems) == 41 and r.step for r in study_rows)
     assert sum(r.source == REFERENCE_SOURCE for r in rows) == 16
+
+
+@pytest.mark.parametrize("text", ["repos: [me/a\n  - broken", "repos:\n  - {name: no-repo-key}\n"])
+def test_a_bad_models_config_is_reported_and_the_rest_still_loads(tmp_path, text):
+    config = tmp_path / "models.yaml"
+    config.write_text(text)
+    store = ResultsStore([], models_config=config, reference=REFERENCE)
+    assert len(store.rows()) == 16
+    assert len(store.errors) == 1 and str(config) in store.errors[0]

@@ -23,7 +23,7 @@ from space.results_store import (
 ARMS = ["deep", "diverse", "base", "other"]
 SCOPES = ["all", "full", "public-only"]
 MAX_HEATMAP_COLUMNS = 40
-ARM_COLORS = {"deep": "tab:blue", "diverse": "tab:orange", "base": "tab:gray", "other": "tab:green"}
+ARM_LINESTYLES = {"deep": "-", "diverse": "--"}  # so the two arms read apart whatever the colours
 
 
 def _figure(width: float, height: float):
@@ -49,14 +49,8 @@ def plot_step_series(rows: list[Row]):
     arm_of_label = {f"{row.run} ({row.test_scope})": row.arm for row in rows}
     for label, points in series.items():
         steps, values = zip(*points, strict=True)
-        color = ARM_COLORS.get(arm_of_label[label])
-        ax.plot(
-            steps,
-            [100 * v for v in values],
-            marker="o",
-            label=label,
-            color=color if len(series) <= 2 else None,
-        )
+        style = ARM_LINESTYLES.get(arm_of_label[label], ":")
+        ax.plot(steps, [100 * v for v in values], marker="o", linestyle=style, label=label)
     ax.set(xlabel="training step", ylabel="Pass@1 (%)", title="Pass@1 vs training step")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

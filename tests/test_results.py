@@ -157,7 +157,9 @@ def test_should_stop_keeps_finished_problems_and_a_rerun_completes(tiny_model_di
         str(tiny_model_dir), {"deep": str(tiny_adapters["deep"])}, bench, tmp_path, **common,
         on_progress=lambda *p: progress.append(p),
     )  # fmt: skip
-    assert set(second) == {"tiny-qwen2", "deep"} and progress[0][0] == stopped_at and progress[-1][:2] == (8, 8)
+    assert (
+        set(second) == {"tiny-qwen2", "deep"} and progress[0][0] == stopped_at and progress[-1][:2] == (8, 8)
+    )
     assert [len(read_results(path)["problems"]) for path in second.values()] == [4, 4]
     assert not list(tmp_path.glob("*.partial.jsonl"))
     torch.set_num_threads(threads)

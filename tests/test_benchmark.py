@@ -173,3 +173,19 @@ def test_bad_arguments():
         load_benchmark(str(SHARED_FILE), test_scope="private")
     with pytest.raises(BenchmarkError, match="not an ISO date"):
         load_benchmark(str(SHARED_FILE), start_date="August")
+
+
+def test_known_bad_sample_test_is_corrected_and_recorded(tmp_path):
+    bench = load_benchmark(str(SHARED_FILE), STUDY_PRESET)
+    problem = next(p for p in bench.problems if p.question_id == "abc372_a")
+    assert problem.public_tests[2].input == "...\n" and problem.public_tests[2].output == "\n"
+    assert bench.provenance["errata"] == [
+        "abc372_a public test 3: expected output was statement prose, now '\\n'"
+    ]
+    # A source whose test is already right is left alone and records no errata.
+    rows = [row for row in shared_rows() if row["question_id"] == "abc372_a"]
+    tests = json.loads(rows[0]["public_test_cases"])
+    tests[2]["output"] = "\n"
+    rows[0]["public_test_cases"] = json.dumps(tests)
+    fixed = load_benchmark(str(write_jsonl(tmp_path / "fixed.jsonl", rows)))
+    assert fixed.problems[0].public_tests[2].output == "\n" and "errata" not in fixed.provenance

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from codegen_lab import naming
 from codegen_lab.hub import Hub
-from space.results_store import ResultsStoreError, Row, is_results_file, row_from_results
+from space.results_store import ResultsStoreError, Row, describe_benchmark, is_results_file, row_from_results
 
 
 def configured_repos(models_config: Path) -> list[tuple[str, str | None]]:
@@ -83,6 +83,7 @@ def row_from_metrics(data: dict, repo: str, branch: str) -> Row:
         float(metrics["pass@1"]),
         ci95=(float(ci[0]), float(ci[1])) if ci else None,
         n_problems=int(metrics.get("n_problems") or bench.get("n_problems") or 0),
+        benchmark=describe_benchmark(bench),
         test_scope=bench.get("test_scope", "?"),
         prompt_style="?",
         sampling="?",
@@ -106,6 +107,7 @@ def rows_from_model_index(readme: Path, repo: str, branch: str) -> list[Row]:
                 value / 100 if value > 1 else value,
                 ci95=None,
                 n_problems=0,
+                benchmark="?",
                 test_scope="?",
                 prompt_style="?",
                 sampling="?",

@@ -16,6 +16,7 @@ from space.results_store import (
     Row,
     filter_rows,
     problem_matrix,
+    series_label,
     step_series,
     table,
 )
@@ -46,7 +47,7 @@ def plot_step_series(rows: list[Row]):
     if not series:
         return _empty(fig, "No checkpoints with a training step match the filters.")
     ax = fig.add_subplot()
-    arm_of_label = {f"{row.run} ({row.test_scope})": row.arm for row in rows}
+    arm_of_label = {series_label(row): row.arm for row in rows}
     for label, points in series.items():
         steps, values = zip(*points, strict=True)
         style = ARM_LINESTYLES.get(arm_of_label[label], ":")

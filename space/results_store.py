@@ -38,6 +38,7 @@ COLUMNS = [
     "Pass@1 (%)",
     "95% CI",
     "Problems",
+    "Benchmark",
     "Test scope",
     "Prompt",
     "Sampling",
@@ -58,6 +59,7 @@ class Row:
     pass_at_1: float
     ci95: tuple[float, float] | None
     n_problems: int
+    benchmark: str
     test_scope: str
     prompt_style: str
     sampling: str
@@ -79,6 +81,7 @@ class Row:
                     round(100 * self.pass_at_1, 1),
                     ci,
                     self.n_problems,
+                    self.benchmark,
                     self.test_scope,
                     self.prompt_style,
                     self.sampling,
@@ -110,6 +113,7 @@ def row_from_results(data: dict, source: str, origin: str) -> Row:
         pass_at_1=float(metrics["pass@1"]),
         ci95=(float(ci[0]), float(ci[1])) if ci else None,
         n_problems=int(metrics.get("n_problems") or bench.get("n_problems") or len(problems)),
+        benchmark=describe_benchmark(bench),
         test_scope=bench.get("test_scope", "?"),
         prompt_style=config.get("prompt_style", "?"),
         sampling=describe_sampling(sampling) if sampling else "?",
@@ -118,6 +122,19 @@ def row_from_results(data: dict, source: str, origin: str) -> Row:
         origin=origin,
         problems=problems,
     )
+
+
+def describe_benchmark(bench: dict) -> str:
+    """The preset (``study``), else the contest-date window (a run's validation set); `` first N`` if cut."""
+    filters = bench.get("filters") or {}
+    label = bench.get("preset") or f"{filters.get('start_date', '')}..{filters.get('end_date', '')}"
+    return f"{label} first {filters['limit']}" if filters.get("limit") else label
+
+
+def series_label(row: Row) -> str:
+    """One Pass@1-vs-step line: a run on one test scope and benchmark."""
+    label = f"{row.run} ({row.test_scope})"
+    return label if row.benchmark == "study" else f"{label} [{row.benchmark}]"
 
 
 def describe_sampling(sampling: dict) -> str:
@@ -144,6 +161,7 @@ def reference_rows(path: Path) -> list[Row]:
             pass_at_1=sum(problems.values()) / len(problems),
             ci95=None,
             n_problems=len(problems),
+            benchmark="study",
             test_scope="full",
             prompt_style="lcb",
             sampling="n=10",
@@ -160,12 +178,15 @@ def is_results_file(data: object) -> bool:
     return isinstance(data, dict) and str(data.get("schema", "")).startswith(RESULTS_SCHEMA)
 
 
-def read_local_results(folder: Path) -> list[Row]:
-    """Every complete results file under ``folder`` (other JSON, e.g. the LCB reference, is skipped)."""
+def read_local_results(folders: list[Path]) -> list[Row]:
+    """Every complete results file under the folders, each once (other JSON, e.g. the LCB reference, is skipped)."""
     from evaluation.results import ResultsError, list_results, read_results
 
+    paths = dict.fromkeys(
+        path.resolve() for folder in folders if folder.is_dir() for path in list_results(folder)
+    )
     rows = []
-    for path in list_results(folder):
+    for path in paths:
         try:
             data = read_results(path)
             source = "reference" if data["model"].get("source") == "reference" else "local"
@@ -176,23 +197,21 @@ def read_local_results(folder: Path) -> list[Row]:
 
 
 def loss_series(data: list | dict) -> dict[str, list[tuple[int, float]]]:
-    """``{"loss": [(step, value)], "eval_loss": [...]}`` from trainer-style log records.
+    """``{series: [(step, loss)]}`` from ``loss_history.json``.
 
-    ``data`` is a list of records (``{"step": 10, "loss": 1.2, ...}``) or a mapping of such lists.
+    The training stage writes ``{"train": [{"step", "epoch", "loss"}], "validation": [...], "test": [...]}``;
+    a Trainer ``log_history`` list (records with ``loss``, ``eval_loss``, ...) is read too.
     """
-    records = (
-        data
-        if isinstance(data, list)
-        else [r for value in data.values() if isinstance(value, list) for r in value]
-    )
+    groups = data.items() if isinstance(data, dict) else [(None, data)]
     series: dict[str, list[tuple[int, float]]] = {}
-    for record in records:
-        if not isinstance(record, dict) or "step" not in record:
-            continue
-        for name, value in record.items():
-            if "loss" in name and isinstance(value, int | float):
-                series.setdefault(name, []).append((int(record["step"]), float(value)))
-    return {name: sorted(points) for name, points in sorted(series.items())}
+    for group, records in groups:
+        for record in records if isinstance(records, list) else []:
+            if not isinstance(record, dict) or "step" not in record:
+                continue
+            for key, value in record.items():
+                if (key == "loss" if group else "loss" in key) and isinstance(value, int | float):
+                    series.setdefault(group or key, []).append((int(record["step"]), float(value)))
+    return {name: sorted(points) for name, points in series.items() if points}
 
 
 def unique_keys(rows: list[Row]) -> list[Row]:
@@ -202,10 +221,10 @@ def unique_keys(rows: list[Row]) -> list[Row]:
         counts[row.name] = counts.get(row.name, 0) + 1
     seen: set[str] = set()
     for row in rows:
-        key = row.name if counts[row.name] == 1 else f"{row.name} ({row.source}, {row.test_scope})"
-        number = 2
+        where = f"{row.name} ({row.source}, {row.benchmark}, {row.test_scope})"
+        key, number = row.name if counts[row.name] == 1 else where, 2
         while key in seen:
-            key, number = f"{row.name} ({row.source}, {row.test_scope}) #{number}", number + 1
+            key, number = f"{where} #{number}", number + 1
         row.key = key
         seen.add(key)
     return rows
@@ -267,7 +286,7 @@ class ResultsStore:
         folders = list(self.results_dirs)
         if self.outputs_dir and self.outputs_dir.is_dir():
             folders += sorted(p for p in self.outputs_dir.glob("**/results") if p.is_dir())
-        rows = [row for folder in folders if folder.is_dir() for row in read_local_results(folder)]
+        rows = read_local_results(folders)
         if self.models_config:
             try:
                 repos = configured_repos(self.models_config)
@@ -327,7 +346,9 @@ def filter_rows(
         for row in rows
         if (not arms or row.arm in arms)
         and (not scope or scope == "all" or row.test_scope == scope)
-        and all(w in f"{row.key} {row.run} {row.source} {row.prompt_style}".lower() for w in words)
+        and all(
+            w in f"{row.key} {row.run} {row.source} {row.prompt_style} {row.benchmark}".lower() for w in words
+        )
     ]
 
 
@@ -352,9 +373,9 @@ def problem_matrix(rows: list[Row]):
 
 
 def step_series(rows: list[Row]) -> dict[str, list[tuple[int, float]]]:
-    """Pass@1 against training step, one series per run and test scope (first row per step wins)."""
+    """Pass@1 against training step, one series per run, test scope and benchmark (first row per step wins)."""
     series: dict[str, dict[int, float]] = {}
     for row in rows:
         if row.step is not None:
-            series.setdefault(f"{row.run} ({row.test_scope})", {}).setdefault(row.step, row.pass_at_1)
+            series.setdefault(series_label(row), {}).setdefault(row.step, row.pass_at_1)
     return {label: sorted(points.items()) for label, points in sorted(series.items())}

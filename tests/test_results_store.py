@@ -88,7 +88,8 @@ def study(tmp_path) -> ResultsStore:
     (shipped / "notes.json").write_text(json.dumps({"not": "a results file"}))
     partial = partial_path(results_path(shipped, "half-done"))
     partial.write_text(json.dumps({"model": {"name": "half-done"}}) + "\n")
-    return ResultsStore([shipped], outputs_dir=outputs, reference=REFERENCE)
+    # outputs/deep-run is also named as a results folder: its files are still read once
+    return ResultsStore([shipped, outputs / "deep-run"], outputs_dir=outputs, reference=REFERENCE)
 
 
 def test_local_runs_shipped_results_and_reference_become_rows(study):
@@ -178,9 +179,19 @@ def test_loss_history_of_a_run(study):
     assert set(series) == {"loss", "eval_loss"}
     assert series["loss"][0] == (10, 0.2) and len(series["loss"]) == 30
     assert series["eval_loss"] == [(150, 0.5), (300, 0.4)]
-    assert loss_series({"train": [{"step": 2, "loss": 1.0}], "eval": [{"step": 2, "eval_loss": 3.0}]}) == {
-        "eval_loss": [(2, 3.0)],
-        "loss": [(2, 1.0)],
+    from training.callbacks import TEST_LOSS, VALIDATION_LOSS, loss_history
+
+    log_history = [
+        {"step": 10, "epoch": 0.5, "loss": 1.2},
+        {"step": 20, "epoch": 1.0, "loss": 0.9},
+        {"step": 20, "epoch": 1.0, VALIDATION_LOSS: 1.1},
+        {"step": 20, "epoch": 1.0, TEST_LOSS: 1.3},
+    ]
+    written_by_training = json.loads(json.dumps(loss_history(log_history)))
+    assert loss_series(written_by_training) == {
+        "train": [(10, 1.2), (20, 0.9)],
+        "validation": [(20, 1.1)],
+        "test": [(20, 1.3)],
     }
     with pytest.raises(ResultsStoreError, match="no-run"):
         study.loss_history("no-run")
@@ -190,7 +201,38 @@ def test_same_model_from_two_places_gets_distinct_keys(tmp_path):
     write_results(tmp_path / "a", "deep-run@step-000100", solving(0))
     write_results(tmp_path / "b", "deep-run@step-000100", solving(0, 1), scope="public-only")
     keys = sorted(row.key for row in ResultsStore([tmp_path / "a", tmp_path / "b"]).rows())
-    assert keys == ["deep-run@step-000100 (local, full)", "deep-run@step-000100 (local, public-only)"]
+    assert keys == [
+        "deep-run@step-000100 (local, study, full)",
+        "deep-run@step-000100 (local, study, public-only)",
+    ]
+
+
+def test_validation_results_of_a_run_are_their_own_series(tmp_path):
+    """Training writes validation results to <run>/results/validation/ under the same model names."""
+    run = tmp_path / "outputs" / "deep-smoke"
+    for step, n_solved in ((10, 1), (20, 3)):
+        name = f"deep-smoke@step-{step:06d}"
+        write_results(
+            run / "results", name, solving(*range(n_solved)), run="deep-smoke", step=step, arm="deep"
+        )
+        path = write_results(
+            run / "results" / "validation", name, solving(*range(n_solved + 2)), run="deep-smoke", step=step
+        )
+        data = json.loads(path.read_text())
+        data["benchmark"] |= {
+            "preset": None,
+            "filters": {"start_date": "2024-04-01", "end_date": "2024-08-01"},
+        }
+        path.write_text(json.dumps(data))
+    rows = ResultsStore([], outputs_dir=tmp_path / "outputs").rows()
+    assert len({row.key for row in rows}) == 4
+    assert step_series(rows) == {
+        "deep-smoke (full)": [(10, 0.1), (20, 0.3)],
+        "deep-smoke (full) [2024-04-01..2024-08-01]": [(10, 0.3), (20, 0.5)],
+    }
+    assert [r.key for r in filter_rows(rows, search="2024-04-01 000020")] == [
+        "deep-smoke@step-000020 (local, 2024-04-01..2024-08-01, full)"
+    ]
 
 
 MODEL_CARD = """---

@@ -1,0 +1,1 @@
+"""The Gradio Space: arena, benchmark, leaderboard, study and downloads tabs; ``app.py`` wires them."""

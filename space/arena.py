@@ -1,0 +1,238 @@
+"""The Arena tab: two panes, each with its own model, one prompt streamed to both at once, and a Judge
+button that runs both answers' programs on a benchmark problem's tests in the evaluation sandbox.
+
+Histories live in per-session ``gr.State``; the model is shared through the engine's lock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import gradio as gr
+
+from codegen_lab import SYSTEM_PROMPT
+from codegen_lab.hub import HubError
+from codegen_lab.models import ModelLoadError
+from space import problems
+from space.catalog import model_choices
+from space.engine import Engine, GenerationSettings, cap_prompt
+
+SYSTEM_CHOICES = [
+    ("Study's mandated prompt", "study"),
+    ("LiveCodeBench's prompt", "lcb"),
+    ("None", "none"),
+    ("Custom", "custom"),
+]
+STREAM_EVERY_S = 0.05  # at most ~20 page updates a second per session
+
+
+def system_prompt_for(choice: str, custom: str) -> str | None:
+    if choice == "study":
+        return SYSTEM_PROMPT
+    if choice == "lcb":
+        from evaluation.prompts import LCB_SYSTEM
+
+        return LCB_SYSTEM
+    if choice == "custom":
+        return cap_prompt(custom)[0].strip() or None
+    return None
+
+
+def last_answer(history: list[dict]) -> str:
+    return next((m["content"] for m in reversed(history) if m["role"] == "assistant"), "")
+
+
+class Arena:
+    """The arena's event handlers; one instance serves every session (per-session data is in gr.State)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.stops: dict[str, threading.Event] = {}  # session hash -> stop event of its generation
+
+    def send(
+        self,
+        prompt: str,
+        left_spec: str,
+        right_spec: str,
+        left_history: list[dict],
+        right_history: list[dict],
+        max_new_tokens: float,
+        temperature: float,
+        system_choice: str,
+        custom_system: str,
+        request: gr.Request | None = None,
+    ):
+        """Stream both panes' answers; yields (left chat, right chat, left state, right state, prompt, notice)."""
+        if not prompt.strip():
+            gr.Warning("Type a prompt (or pick a benchmark problem) first.")
+            yield left_history, right_history, left_history, right_history, prompt, ""
+            return
+        prompt, cap_message = cap_prompt(prompt)
+        notice = f"**Prompt capped:** {cap_message}" if cap_message else ""
+        if cap_message:
+            gr.Warning(cap_message)
+        system = system_prompt_for(system_choice, custom_system)
+        settings = GenerationSettings(int(max_new_tokens), float(temperature), system)
+        panes = [
+            (left_spec, self.engine.build_messages(left_history, prompt, system)),
+            (right_spec, self.engine.build_messages(right_history, prompt, system)),
+        ]
+        stop = threading.Event()
+        session = request.session_hash if request is not None else None
+        if session:
+            self.stops[session] = stop
+        user = {"role": "user", "content": prompt}
+        views = [
+            [*left_history, user, {"role": "assistant", "content": ""}],
+            [*right_history, user, {"role": "assistant", "content": ""}],
+        ]
+        yield views[0], views[1], left_history, right_history, "", notice or "Generating…"
+        last_yield = 0.0
+        update = None
+        try:
+            for update in self.engine.stream(panes, settings, stop):
+                if time.monotonic() - last_yield < STREAM_EVERY_S and not all(update.done):
+                    continue
+                last_yield = time.monotonic()
+                for view, text in zip(views, update.texts, strict=True):
+                    view[-1] = {"role": "assistant", "content": text}
+                yield views[0], views[1], left_history, right_history, "", notice or "Generating…"
+        except (ModelLoadError, HubError) as err:
+            gr.Warning(str(err))
+            yield left_history, right_history, left_history, right_history, prompt, f"**Error:** {err}"
+            return
+        finally:
+            if session and self.stops.get(session) is stop:
+                del self.stops[session]
+        if update is not None:  # the final texts, even when the last tokens came within STREAM_EVERY_S
+            for view, text in zip(views, update.texts, strict=True):
+                view[-1] = {"role": "assistant", "content": text}
+        done = "Stopped." if stop.is_set() else ""
+        yield views[0], views[1], views[0], views[1], "", notice or done
+
+    def stop(self, request: gr.Request | None = None) -> None:
+        if request is not None and request.session_hash in self.stops:
+            self.stops[request.session_hash].set()
+
+    def preload(self, spec: str) -> str:
+        """Attach a newly picked adapter now, so a bad repo/revision/base is reported at once."""
+        try:
+            self.engine.load_adapter(spec)
+        except (ModelLoadError, HubError) as err:
+            gr.Warning(str(err))
+            return f"**Error:** {err}"
+        return ""
+
+    @staticmethod
+    def fill_problem(question_id: str | None, system_choice: str) -> str:
+        if not question_id:
+            return gr.skip()
+        return problems.problem_prompt(question_id, "lcb" if system_choice == "lcb" else "study")
+
+    @staticmethod
+    def judge(question_id: str | None, left_history: list[dict], right_history: list[dict]):
+        """Verdict tables for both panes' last answers on the picked problem (sandboxed judge)."""
+        if not question_id:
+            gr.Warning("Pick a benchmark problem to judge against.")
+            return gr.skip(), gr.skip()
+        answers = [last_answer(left_history), last_answer(right_history)]
+        if not any(answers):
+            gr.Warning("Both panes are empty: send the problem to the models first.")
+            return gr.skip(), gr.skip()
+        verdicts = problems.judge_answers(question_id, answers)
+        return tuple(
+            problems.verdict_html(f"{side} · {question_id}", v if answer else None)
+            for side, v, answer in zip(("Left", "Right"), verdicts, answers, strict=True)
+        )
+
+    @staticmethod
+    def clear():
+        return [], [], [], [], "", "", ""
+
+
+def _pane(label: str, choices: list[tuple[str, str]], elem: str):
+    with gr.Column():
+        model = gr.Dropdown(
+            choices,
+            value=choices[0][1],
+            label=f"{label} model",
+            allow_custom_value=True,
+            elem_id=f"{elem}-model",
+            info="Pick one, or type a folder or repo_id@revision",
+        )
+        chat = gr.Chatbot(label=label, height=420, elem_id=f"{elem}-chat", buttons=["copy"])
+    return model, chat
+
+
+def build_arena_tab(engine: Engine) -> None:
+    """The Arena's components and events, inside the caller's ``gr.Tab``."""
+    arena = Arena(engine)
+    choices = [(c.label, c.spec) for c in model_choices(engine.base)]
+    with gr.Row(equal_height=False):
+        left_model, left_chat = _pane("Left", choices, "left")
+        right_model, right_chat = _pane("Right", choices, "right")
+    left_history, right_history = gr.State([]), gr.State([])
+    notice = gr.Markdown("", elem_id="arena-notice")
+    prompt = gr.Textbox(
+        label="Prompt (sent to both panes)",
+        lines=4,
+        max_lines=12,
+        elem_id="arena-prompt",
+        placeholder="Ask for a program, or pick a benchmark problem below.",
+    )
+    with gr.Row():
+        send = gr.Button("Send to both", variant="primary", elem_id="arena-send")
+        stop = gr.Button("Stop", variant="stop", elem_id="arena-stop")
+        clear = gr.Button("Clear", elem_id="arena-clear")
+    with gr.Accordion("Generation settings", open=False):
+        with gr.Row():
+            max_new_tokens = gr.Slider(16, 2048, value=256, step=16, label="Max new tokens")
+            temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.05, label="Temperature (0 = greedy)")
+        system_choice = gr.Radio(SYSTEM_CHOICES, value="study", label="System prompt")
+        custom_system = gr.Textbox(label="Custom system prompt", lines=2)
+    with gr.Row(equal_height=True):
+        problem = gr.Dropdown(
+            problems.problem_choices(),
+            value=None,
+            label="Benchmark problem (the study's 41)",
+            scale=4,
+            elem_id="arena-problem",
+        )
+        judge = gr.Button("Judge both answers", elem_id="arena-judge", scale=1)
+    with gr.Row():
+        left_verdicts = gr.HTML(elem_id="left-verdicts")
+        right_verdicts = gr.HTML(elem_id="right-verdicts")
+
+    inputs = [prompt, left_model, right_model, left_history, right_history, max_new_tokens, temperature]
+    outputs = [left_chat, right_chat, left_history, right_history, prompt, notice]
+    generation = dict(
+        fn=arena.send,
+        inputs=[*inputs, system_choice, custom_system],
+        outputs=outputs,
+        concurrency_id="model",
+        show_progress="hidden",
+    )
+    send.click(**generation, api_name="send")
+    prompt.submit(**generation, api_name=False)
+    stop.click(arena.stop, None, None, concurrency_limit=None, api_name=False)
+    clear.click(
+        arena.clear,
+        None,
+        [left_chat, right_chat, left_history, right_history, notice, left_verdicts, right_verdicts],
+        concurrency_limit=None,
+        api_name=False,
+    )
+    for model in (left_model, right_model):
+        model.input(arena.preload, model, notice, concurrency_id="model", api_name=False)
+    problem.input(
+        arena.fill_problem, [problem, system_choice], prompt, concurrency_limit=None, api_name=False
+    )
+    judge.click(
+        arena.judge,
+        [problem, left_history, right_history],
+        [left_verdicts, right_verdicts],
+        concurrency_id="judge",
+        concurrency_limit=2,
+        api_name="judge",
+    )

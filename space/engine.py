@@ -1,0 +1,220 @@
+"""The Space's model server: one base model loaded once, LoRA adapters attached on demand (LRU-bounded),
+and both arena panes generated in ONE batched ``generate`` with per-row ``adapter_names``.
+
+Tokens are split per row as they are produced, so both answers stream at the same time. A lock keeps
+one generation (and any adapter loading) on the model at a time; a stop event ends a generation early.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from codegen_lab import BASE_ADAPTER, SYSTEM_PROMPT
+from codegen_lab.models import ModelLoadError, attach_adapters, load_base
+
+MAX_PROMPT_CHARS = 8000
+MAX_CONTEXT_TOKENS = 4096
+
+
+@dataclass
+class GenerationSettings:
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0 = greedy
+    system_prompt: str | None = SYSTEM_PROMPT
+
+
+@dataclass
+class StreamUpdate:
+    """Everything produced so far, one entry per pane."""
+
+    texts: list[str]
+    n_tokens: list[int]
+    done: list[bool]
+    first_token_at: list[float | None] = field(default_factory=list)  # time.perf_counter() stamps
+
+
+def cap_prompt(text: str, limit: int | None = None) -> tuple[str, str | None]:
+    """The prompt cut to ``limit`` characters (MAX_PROMPT_CHARS), and a message saying so when it was cut."""
+    limit = limit or MAX_PROMPT_CHARS
+    if len(text) <= limit:
+        return text, None
+    return text[:limit], f"The prompt has {len(text):,} characters; only the first {limit:,} were sent."
+
+
+class _RowStreamer:
+    """A ``generate`` streamer that hands each step's tokens (one per batch row) to a queue."""
+
+    def __init__(self, out: queue.Queue):
+        self.out = out
+        self.seen_prompt = False
+
+    def put(self, value) -> None:
+        if not self.seen_prompt:  # the first call carries the prompt ids
+            self.seen_prompt = True
+            return
+        self.out.put(("tokens", value.reshape(-1).tolist()))
+
+    def end(self) -> None:
+        pass
+
+
+class Engine:
+    """One base model plus a bounded cache of named LoRA adapters, shared by every session."""
+
+    def __init__(
+        self, base: str, *, max_adapters: int = 4, device: str | None = None, model=None, tokenizer=None
+    ):
+        if max_adapters < 2:
+            raise ValueError(f"max_adapters={max_adapters}: both panes need an adapter each, so at least 2.")
+        self.base = base
+        self.max_adapters = max_adapters
+        if model is None:
+            model, tokenizer = load_base(base, device=device)
+        self.model, self.tokenizer = model, tokenizer
+        self.tokenizer.padding_side = "left"
+        self.adapters: OrderedDict[str, str] = OrderedDict()  # spec -> adapter name, least recent first
+        self._next_id = 0
+        self.lock = threading.Lock()
+        eos = self.model.generation_config.eos_token_id
+        self.eos_ids = set(
+            eos if isinstance(eos, list) else [eos if eos is not None else tokenizer.eos_token_id]
+        )
+
+    # -- adapters -------------------------------------------------------------------------------
+    def _adapter_name(self, spec: str, keep: set[str]) -> str:
+        """The PEFT adapter name for ``spec``, loading it (and unloading the least recent) if needed.
+
+        Call with the lock held. ``keep`` are the specs this request uses; they are never unloaded.
+        """
+        if spec in ("", BASE_ADAPTER):
+            return BASE_ADAPTER
+        if spec in self.adapters:
+            self.adapters.move_to_end(spec)
+            return self.adapters[spec]
+        name = f"adapter{self._next_id}"
+        self._next_id += 1
+        self.model = attach_adapters(self.model, {name: spec})
+        self.adapters[spec] = name
+        for old_spec in [s for s in self.adapters if s not in keep]:
+            if len(self.adapters) <= self.max_adapters:
+                break
+            self.model.delete_adapter(self.adapters.pop(old_spec))
+        return name
+
+    def load_adapter(self, spec: str) -> str:
+        """Attach ``spec`` now (raises ModelLoadError with the reason); returns its adapter name."""
+        with self.lock:
+            return self._adapter_name(spec, {spec})
+
+    # -- prompts --------------------------------------------------------------------------------
+    def build_messages(self, history: list[dict], prompt: str, system_prompt: str | None) -> list[dict]:
+        """System prompt + as many recent turns as fit in MAX_CONTEXT_TOKENS + the new prompt."""
+        system = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        turns = [{"role": m["role"], "content": m["content"]} for m in history]
+        while True:
+            messages = system + turns + [{"role": "user", "content": prompt}]
+            text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            n_ids = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+            if n_ids <= MAX_CONTEXT_TOKENS or not turns:
+                return messages
+            turns = turns[2:]  # drop the oldest user/assistant pair
+
+    # -- generation -----------------------------------------------------------------------------
+    def stream(
+        self,
+        panes: list[tuple[str, list[dict]]],
+        settings: GenerationSettings,
+        stop: threading.Event | None = None,
+    ) -> Iterator[StreamUpdate]:
+        """Generate one answer per (adapter spec, messages) pane in one batch, yielding as tokens arrive.
+
+        Raises ModelLoadError (or HubError) for an adapter that cannot be attached.
+        """
+        stop = stop or threading.Event()
+        halt = threading.Event()  # set when this consumer goes away; ``stop`` stays the caller's
+        events: queue.Queue = queue.Queue()
+        worker = threading.Thread(
+            target=self._generate, args=(panes, settings, (stop, halt), events), daemon=True
+        )
+        worker.start()
+        n = len(panes)
+        ids: list[list[int]] = [[] for _ in range(n)]
+        texts, done = [""] * n, [False] * n
+        first_at: list[float | None] = [None] * n
+        try:
+            while True:
+                kind, payload = events.get()
+                if kind == "error":
+                    raise payload
+                if kind == "end":
+                    texts = [self.tokenizer.decode(row, skip_special_tokens=True) for row in ids]
+                    yield StreamUpdate(list(texts), [len(r) for r in ids], [True] * n, list(first_at))
+                    return
+                now = time.perf_counter()
+                for row, token in enumerate(payload):
+                    if done[row]:
+                        continue
+                    if token in self.eos_ids:
+                        done[row] = True
+                        continue
+                    ids[row].append(token)
+                    if first_at[row] is None:
+                        first_at[row] = now
+                    text = self.tokenizer.decode(ids[row], skip_special_tokens=True)
+                    if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
+                        texts[row] = text
+                yield StreamUpdate(list(texts), [len(r) for r in ids], list(done), list(first_at))
+        finally:
+            halt.set()  # a consumer that goes away (closed tab, error) ends the generation
+            worker.join()
+
+    def _generate(self, panes, settings: GenerationSettings, stops, events: queue.Queue) -> None:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        class _Stop(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                stopped = any(event.is_set() for event in stops)
+                return torch.full((input_ids.shape[0],), stopped, dtype=torch.bool, device=input_ids.device)
+
+        try:
+            with self.lock:
+                specs = {spec for spec, _ in panes}
+                names = [self._adapter_name(spec, specs) for spec, _ in panes]
+                prompts = [
+                    self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+                    for _, messages in panes
+                ]
+                batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+                batch = batch.to(self.model.device)
+                sampling = (
+                    {"do_sample": True, "temperature": settings.temperature, "top_p": 0.95}
+                    if settings.temperature > 0
+                    else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+                )
+                extra = {"adapter_names": names} if self.adapters else {}
+                with torch.inference_mode():
+                    self.model.generate(
+                        **batch,
+                        **sampling,
+                        **extra,
+                        max_new_tokens=settings.max_new_tokens,
+                        pad_token_id=self.tokenizer.pad_token_id,
+                        streamer=_RowStreamer(events),
+                        stopping_criteria=StoppingCriteriaList([_Stop()]),
+                    )
+            events.put(("end", None))
+        except Exception as err:  # handed to the consumer, which re-raises it in the session's thread
+            events.put(("error", err))
+
+
+def describe_error(err: Exception) -> str:
+    """The one sentence a user sees for a failed load (ModelLoadError and HubError carry it already)."""
+    if isinstance(err, ModelLoadError):
+        return str(err)
+    return f"{type(err).__name__}: {err}"

@@ -1,0 +1,125 @@
+"""Benchmark problems for the arena's picker, and judging the panes' answers in the evaluation sandbox.
+
+Generated code never runs in the app's process: ``evaluation.judge.judge`` runs it in sandboxed
+subprocesses and returns per-test verdicts.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+from dataclasses import dataclass
+
+
+@dataclass
+class PaneVerdict:
+    """One pane's judged answer: the extraction rule, and a verdict per test (None = not run)."""
+
+    extraction: str
+    verdicts: list  # evaluation.judge.TestVerdict
+    n_tests: int
+
+    @property
+    def passed(self) -> bool:
+        return len(self.verdicts) == self.n_tests and all(v.verdict == "AC" for v in self.verdicts)
+
+
+@functools.cache
+def load_problems() -> dict:
+    """{question_id: Problem} of the study's 41 problems (the benchmark loader's ``study`` preset)."""
+    try:
+        from evaluation.benchmark import default_benchmark_source, load_benchmark
+    except ModuleNotFoundError:  # TEMPORARY until evaluation.judge lands: read the shared file directly
+        return _read_shared_problems()
+    benchmark = load_benchmark(default_benchmark_source(), preset="study")
+    return {problem.question_id: problem for problem in benchmark.problems}
+
+
+@dataclass
+class _SharedProblem:
+    question_id: str
+    question_title: str
+    question_content: str
+    starter_code: str
+    public_tests: list
+    func_name: str | None = None
+
+    def tests(self, scope: str = "full") -> list:
+        return self.public_tests
+
+
+def _read_shared_problems() -> dict:
+    import json
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    path = Path(__file__).resolve().parents[2] / "shared/benchmarks/lcb_v5_atcoder_easy_2408_2502.jsonl"
+    problems = {}
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        tests = [SimpleNamespace(**t) for t in json.loads(row["public_test_cases"])]
+        problems[row["question_id"]] = _SharedProblem(
+            row["question_id"], row["question_title"], row["question_content"], row["starter_code"], tests
+        )
+    return problems
+
+
+def problem_choices() -> list[tuple[str, str]]:
+    return [(f"{qid} · {p.question_title}", qid) for qid, p in load_problems().items()]
+
+
+def problem_prompt(question_id: str, style: str) -> str:
+    """The user message for a problem: the bare statement (the study's style) or LiveCodeBench's wording."""
+    from evaluation.prompts import lcb_user_prompt
+
+    problem = load_problems()[question_id]
+    if style == "lcb":
+        return lcb_user_prompt(problem.question_content, problem.starter_code)
+    return problem.question_content
+
+
+def judge_answers(question_id: str, answers: list[str], time_limit: float = 6.0) -> list[PaneVerdict]:
+    """Extract each answer's program and judge it on the problem's tests (sandboxed subprocesses)."""
+    from evaluation.extract import extract_code
+    from evaluation.judge import JudgeJob, judge
+
+    problem = load_problems()[question_id]
+    tests = problem.tests("full")
+    extracted = [extract_code(answer) for answer in answers]
+    jobs = [JudgeJob(code=code, tests=tests, func_name=problem.func_name) for code, _ in extracted]
+    runnable = [i for i, (code, _) in enumerate(extracted) if code.strip()]
+    results = judge([jobs[i] for i in runnable], time_limit=time_limit, workers=2) if runnable else []
+    by_pane = dict(zip(runnable, results, strict=True))
+    return [PaneVerdict(rule, by_pane.get(i, []), len(tests)) for i, (_, rule) in enumerate(extracted)]
+
+
+def verdict_html(title: str, verdict: PaneVerdict | None) -> str:
+    """A small table: one row per test with its verdict, time and detail; unrun tests are greyed."""
+    if verdict is None:
+        return f"<div class='verdicts'><b>{html.escape(title)}</b>: no answer to judge yet.</div>"
+    if verdict.extraction == "none":
+        summary = "no program found in the answer"
+    elif verdict.passed:
+        summary = f"PASSED {verdict.n_tests}/{verdict.n_tests} tests"
+    else:
+        failed = next((v for v in verdict.verdicts if v.verdict != "AC"), None)
+        summary = (
+            f"FAILED ({failed.verdict if failed else 'no verdict'}) after {len(verdict.verdicts)} test(s)"
+        )
+    rows = []
+    for i in range(verdict.n_tests):
+        if i < len(verdict.verdicts):
+            v = verdict.verdicts[i]
+            css = "ac" if v.verdict == "AC" else "bad"
+            cells = (v.verdict, f"{v.seconds:.2f} s", html.escape(v.detail or ""))
+        else:
+            css, cells = "skip", ("not run", "", "")
+        rows.append(
+            f"<tr class='{css}'><td>test {i + 1}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+        )
+    status = "pass" if verdict.passed else "fail"
+    return (
+        f"<div class='verdicts'><b>{html.escape(title)}</b> <span class='{status}'>{summary}</span> "
+        f"<small>(extraction: {verdict.extraction})</small>"
+        f"<table><tr><th>test</th><th>verdict</th><th>time</th><th>detail</th></tr>{''.join(rows)}</table></div>"
+    )

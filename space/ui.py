@@ -1,0 +1,65 @@
+"""The Space's page: one engine (base model loaded once) shared by the Arena and Benchmark tabs, plus the
+Leaderboard, Study and Downloads tabs. ``app.py`` only builds and launches it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+
+from codegen_lab import EMBEDDED_MODEL
+from space.arena import build_arena_tab
+from space.benchmark_tab import build_benchmark_tab
+from space.catalog import model_choices
+from space.downloads import build_downloads_tab
+from space.engine import Engine
+from space.leaderboard import build_leaderboard_tab
+
+CSS = """
+.verdicts table { width: 100%; font-size: 0.9em; }
+.verdicts tr.ac td:nth-child(2) { color: #15803d; font-weight: 600; }
+.verdicts tr.bad td:nth-child(2) { color: #b91c1c; font-weight: 600; }
+.verdicts tr.skip td { color: #9ca3af; }
+.verdicts .pass { color: #15803d; font-weight: 600; }
+.verdicts .fail { color: #b91c1c; font-weight: 600; }
+"""
+
+
+def base_model_from_env() -> str:
+    return os.environ.get("BASE_MODEL") or EMBEDDED_MODEL
+
+
+def _study_tab() -> None:
+    try:
+        from space.study import build_study_tab
+    except ModuleNotFoundError as err:  # TEMPORARY until space/study.py lands
+        if err.name != "space.study":
+            raise
+        gr.Markdown("*The Study tab is being built.*")
+        return
+    build_study_tab()
+
+
+def build_demo(engine: Engine | None = None) -> gr.Blocks:
+    """The whole Space; loads ``BASE_MODEL`` (default: the embedded SmolLM2) unless an engine is given."""
+    engine = engine or Engine(base_model_from_env())
+    with gr.Blocks(title="codegen-lora-lab") as demo:
+        gr.Markdown(
+            f"# codegen-lora-lab\nLoRA code models side by side, judged on LiveCodeBench. Base model: "
+            f"`{engine.base}` on `{engine.model.device}`."
+        )
+        with gr.Tabs():
+            with gr.Tab("Arena", id="arena"):
+                build_arena_tab(engine)
+            with gr.Tab("Benchmark", id="benchmark"):
+                build_benchmark_tab(
+                    engine, list_models=lambda: {c.label: c.spec for c in model_choices(engine.base)}
+                )
+            with gr.Tab("Leaderboard", id="leaderboard"):
+                build_leaderboard_tab()
+            with gr.Tab("Study", id="study"):
+                _study_tab()
+            with gr.Tab("Downloads", id="downloads"):
+                build_downloads_tab(engine.base)
+    return demo

@@ -22,7 +22,13 @@ def _wait_for_text(page, selector: str, text: str, timeout: float = 30_000) -> N
 
 
 def _wait_for_image(page, elem_id: str) -> None:
+    """The plot's image is there and no longer being recomputed (values are recomputed on page load)."""
     page.locator(f"#{elem_id} img").first.wait_for(state="attached", timeout=30_000)
+    page.wait_for_function(
+        "id => !document.querySelector(`#${id}`).innerText.includes('processing')",
+        arg=elem_id,
+        timeout=30_000,
+    )
     page.wait_for_function(
         "id => { const img = document.querySelector(`#${id} img`); return img && img.complete && img.naturalWidth > 100; }",
         arg=elem_id,

@@ -233,15 +233,21 @@ def build_leaderboard_tab(store: ResultsStore | None = None) -> LeaderboardTab:
             lambda: plot_step_series(store.rows()),
             label="Pass@1 vs training step",
             elem_id="leaderboard-steps",
+            show_label=False,  # the figure has its title; the label badge would hide its corner
         )
         with gr.Column():
             run_choices = store.runs()
             run = gr.Dropdown(
                 run_choices, value=run_choices[0] if run_choices else None, label="Run (loss curves)"
             )
-            loss_plot = gr.Plot(lambda: loss(run.value), label="Loss curves", elem_id="leaderboard-loss")
+            loss_plot = gr.Plot(
+                lambda: loss(run.value), label="Loss curves", elem_id="leaderboard-loss", show_label=False
+            )
     heatmap = gr.Plot(
-        lambda: plot_heatmap(store.rows()), label="Per-problem results", elem_id="leaderboard-heatmap"
+        lambda: plot_heatmap(store.rows()),
+        label="Per-problem results",
+        elem_id="leaderboard-heatmap",
+        show_label=False,
     )
     gr.Markdown("### Paired comparison (same problems, e.g. deep vs diverse)")
     keys = [row.key for row in store.rows() if row.problems]

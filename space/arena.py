@@ -87,7 +87,7 @@ class Arena:
             [*left_history, user, {"role": "assistant", "content": ""}],
             [*right_history, user, {"role": "assistant", "content": ""}],
         ]
-        yield views[0], views[1], left_history, right_history, "", notice or "Generating…"
+        yield [*views[0]], [*views[1]], left_history, right_history, "", notice or "Generating…"
         last_yield = 0.0
         update = None
         try:
@@ -97,7 +97,7 @@ class Arena:
                 last_yield = time.monotonic()
                 for view, text in zip(views, update.texts, strict=True):
                     view[-1] = {"role": "assistant", "content": text}
-                yield views[0], views[1], left_history, right_history, "", notice or "Generating…"
+                yield [*views[0]], [*views[1]], left_history, right_history, "", notice or "Generating…"
         except (ModelLoadError, HubError) as err:
             gr.Warning(str(err))
             yield left_history, right_history, left_history, right_history, prompt, f"**Error:** {err}"

@@ -27,41 +27,10 @@ class PaneVerdict:
 @functools.cache
 def load_problems() -> dict:
     """{question_id: Problem} of the study's 41 problems (the benchmark loader's ``study`` preset)."""
-    try:
-        from evaluation.benchmark import default_benchmark_source, load_benchmark
-    except ModuleNotFoundError:  # TEMPORARY until evaluation.judge lands: read the shared file directly
-        return _read_shared_problems()
+    from evaluation.benchmark import default_benchmark_source, load_benchmark
+
     benchmark = load_benchmark(default_benchmark_source(), preset="study")
     return {problem.question_id: problem for problem in benchmark.problems}
-
-
-@dataclass
-class _SharedProblem:
-    question_id: str
-    question_title: str
-    question_content: str
-    starter_code: str
-    public_tests: list
-    func_name: str | None = None
-
-    def tests(self, scope: str = "full") -> list:
-        return self.public_tests
-
-
-def _read_shared_problems() -> dict:
-    import json
-    from pathlib import Path
-    from types import SimpleNamespace
-
-    path = Path(__file__).resolve().parents[2] / "shared/benchmarks/lcb_v5_atcoder_easy_2408_2502.jsonl"
-    problems = {}
-    for line in path.read_text().splitlines():
-        row = json.loads(line)
-        tests = [SimpleNamespace(**t) for t in json.loads(row["public_test_cases"])]
-        problems[row["question_id"]] = _SharedProblem(
-            row["question_id"], row["question_title"], row["question_content"], row["starter_code"], tests
-        )
-    return problems
 
 
 def problem_choices() -> list[tuple[str, str]]:

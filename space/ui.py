@@ -15,6 +15,7 @@ from space.catalog import model_choices
 from space.downloads import build_downloads_tab
 from space.engine import Engine
 from space.leaderboard import build_leaderboard_tab
+from space.study import build_study_tab
 
 CSS = """
 .verdicts table { width: 100%; font-size: 0.9em; }
@@ -28,17 +29,6 @@ CSS = """
 
 def base_model_from_env() -> str:
     return os.environ.get("BASE_MODEL") or EMBEDDED_MODEL
-
-
-def _study_tab() -> None:
-    try:
-        from space.study import build_study_tab
-    except ModuleNotFoundError as err:  # TEMPORARY until space/study.py lands
-        if err.name != "space.study":
-            raise
-        gr.Markdown("*The Study tab is being built.*")
-        return
-    build_study_tab()
 
 
 def build_demo(engine: Engine | None = None) -> gr.Blocks:
@@ -59,7 +49,7 @@ def build_demo(engine: Engine | None = None) -> gr.Blocks:
             with gr.Tab("Leaderboard", id="leaderboard"):
                 build_leaderboard_tab()
             with gr.Tab("Study", id="study"):
-                _study_tab()
+                build_study_tab()
             with gr.Tab("Downloads", id="downloads"):
                 build_downloads_tab(engine.base)
     return demo

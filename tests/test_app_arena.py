@@ -1,0 +1,187 @@
+"""The arena's and downloads' functions on the tiny model, and the launched app under 8 sessions at once."""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+import zipfile
+
+import pytest
+
+from codegen_lab import BASE_ADAPTER
+from space import engine as engine_module
+from space.arena import Arena, last_answer
+from space.catalog import model_choices
+from space.downloads import download_command, peft_snippet, zip_adapter
+from space.engine import Engine
+from space.problems import load_problems
+
+LEAP_YEAR_OK = (
+    "```python\ny = int(input())\nprint(366 if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0) else 365)\n```"
+)
+LEAP_YEAR_WRONG = "Here you go:\n```python\ny = int(input())\nprint(366 if y % 4 == 0 else 365)\n```"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def arena(tiny_model_dir):
+    return Arena(Engine(str(tiny_model_dir)))
+
+
+def message_text(content) -> str:
+    """A chat message's text; Gradio 6 hands content back as [{"type": "text", "text": ...}]."""
+    if isinstance(content, str):
+        return content
+    return "".join(part["text"] for part in content if part.get("type") == "text")
+
+
+def send(arena: Arena, prompt: str, left: str, right: str, left_history=(), right_history=(), max_new=10):
+    return list(
+        arena.send(prompt, left, right, list(left_history), list(right_history), max_new, 0.0, "study", "")
+    )
+
+
+def test_send_streams_both_panes_and_keeps_separate_histories(arena, tiny_adapters, monkeypatch):
+    monkeypatch.setattr("space.arena.STREAM_EVERY_S", 0.0)  # the tiny model outruns the page throttle
+    deep, diverse = str(tiny_adapters["deep"]), str(tiny_adapters["diverse"])
+    steps = send(arena, "Read N integers", deep, diverse)
+    left_chat, right_chat, left_state, right_state, prompt, notice = steps[-1]
+    assert prompt == "" and notice == ""
+    assert [m["role"] for m in left_state] == ["user", "assistant"] == [m["role"] for m in right_state]
+    assert left_state[0]["content"] == "Read N integers" and left_chat == left_state
+    assert left_state[1]["content"] != right_state[1]["content"]  # two adapters, two answers
+    partial = [(s[0][-1]["content"], s[1][-1]["content"]) for s in steps[1:-1]]
+    assert any(a and b and (a, b) != partial[-1] for a, b in partial), "both panes must stream"
+
+    steps = send(arena, "Yes", deep, diverse, left_state, right_state)
+    left_state2, right_state2 = steps[-1][2], steps[-1][3]
+    assert left_state2[:2] == left_state and right_state2[:2] == right_state and len(left_state2) == 4
+
+
+def test_prompt_cap_and_empty_prompt_show_a_message(arena, monkeypatch):
+    monkeypatch.setattr(engine_module, "MAX_PROMPT_CHARS", 20)
+    final = send(arena, "x" * 50, BASE_ADAPTER, BASE_ADAPTER)[-1]
+    assert "Prompt capped" in final[5] and "50 characters" in final[5]
+    assert final[2][0]["content"] == "x" * 20
+    empty = send(arena, "   ", BASE_ADAPTER, BASE_ADAPTER)
+    assert len(empty) == 1 and empty[0][2] == []
+
+
+def test_load_errors_show_in_the_notice_and_the_arena_keeps_working(arena, local_hub, tiny_adapters):
+    history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    final = send(arena, "Yes", "nobody/missing@step-000001", BASE_ADAPTER, history, history)[-1]
+    assert final[5].startswith("**Error:**") and "nobody/missing" in final[5]
+    assert final[2] == history and final[4] == "Yes"  # history unchanged, prompt given back
+    assert arena.preload("nobody/missing@main").startswith("**Error:**")
+    assert arena.preload(str(tiny_adapters["deep"])) == ""
+    assert send(arena, "Yes", str(tiny_adapters["deep"]), BASE_ADAPTER)[-1][5] == ""
+
+
+def test_judge_runs_both_answers_in_the_sandbox_side_by_side(arena):
+    left = [{"role": "user", "content": "q"}, {"role": "assistant", "content": LEAP_YEAR_OK}]
+    right = [{"role": "user", "content": "q"}, {"role": "assistant", "content": LEAP_YEAR_WRONG}]
+    n_tests = len(load_problems()["abc365_a"].tests("full"))
+    left_html, right_html = arena.judge("abc365_a", left, right)
+    assert f"PASSED {n_tests}/{n_tests}" in left_html and left_html.count("<td>AC</td>") == n_tests
+    assert "FAILED (WA)" in right_html and "<td>WA</td>" in right_html and "extraction: fenced" in right_html
+    no_code = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "I cannot help."}]
+    left_html, right_html = arena.judge("abc365_a", no_code, [])
+    assert "FAILED" in left_html or "no program" in left_html
+    assert "no answer to judge yet" in right_html
+
+
+def test_problem_picker_and_helpers(arena):
+    statement = load_problems()["abc365_a"].question_content
+    assert arena.fill_problem("abc365_a", "study") == statement
+    lcb = arena.fill_problem("abc365_a", "lcb")
+    assert statement in lcb and "```python" in lcb
+    assert len(load_problems()) == 41
+    assert last_answer([{"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}]) == "a"
+    assert arena.clear()[:4] == ([], [], [], [])
+
+
+def test_catalog_and_downloads(tiny_adapters, tmp_path, monkeypatch, local_hub):
+    run = tmp_path / "outputs" / "deep-run"
+    for step in (20, 10):
+        (run / f"checkpoint-step-{step}-epoch-1").mkdir(parents=True)
+        for f in tiny_adapters["deep"].iterdir():
+            (run / f"checkpoint-step-{step}-epoch-1" / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setenv("CODEGEN_LAB_OUTPUTS", str(tmp_path / "outputs"))
+    choices = model_choices("tiny")
+    assert choices[0].spec == BASE_ADAPTER
+    local = [c for c in choices if c.source == "local"]
+    assert [c.label for c in local] == [
+        "local: deep-run/checkpoint-step-10-epoch-1",
+        "local: deep-run/checkpoint-step-20-epoch-1",
+    ]
+    assert local[0].arm == "deep"
+    hub = [c for c in choices if c.source == "hub"]
+    assert hub and all(c.example and "@" in c.spec for c in hub)
+
+    assert "not on the Hub" in download_command(local[0])
+    assert download_command(hub[0]) == (
+        f"hf download {hub[0].repo} --revision {hub[0].revision} --local-dir {hub[0].repo.split('/')[1]}"
+    )
+    snippet = peft_snippet(hub[0], "tiny")
+    assert f'PeftModel.from_pretrained(base, "{hub[0].repo}", revision="{hub[0].revision}")' in snippet
+    compile(snippet, "snippet", "exec")
+
+    archive = zip_adapter(local[0])
+    with zipfile.ZipFile(archive) as zf:
+        assert {"adapter_config.json", "adapter_model.safetensors"} <= set(zf.namelist())
+    # a Hub entry is zipped from its downloaded revision; a missing one is a HubError
+    target = local_hub / hub[0].repo / hub[0].revision
+    target.mkdir(parents=True)
+    (target / "adapter_config.json").write_text("{}")
+    with zipfile.ZipFile(zip_adapter(hub[0])) as zf:
+        assert zf.namelist() == ["adapter_config.json"]
+    from codegen_lab.hub import HubError
+
+    with pytest.raises(HubError):
+        zip_adapter(hub[1])
+
+
+def test_eight_sessions_at_once_through_the_real_queue(app_server, tiny_model_dir):
+    """8 clients send two prompts each through the launched app; no history is mixed up, no secret shows."""
+    from gradio_client import Client
+
+    secret = "hf_SECRETsecretSECRET123"
+    url = app_server({"BASE_MODEL": str(tiny_model_dir), "HF_TOKEN": secret, "OMP_NUM_THREADS": "1"})
+    page = urllib.request.urlopen(url).read().decode()
+    config = urllib.request.urlopen(url + "config").read().decode()
+    assert "tiny-qwen2" in config and secret not in page and secret not in config
+
+    results, errors = {}, []
+
+    def session(i: int) -> None:
+        try:
+            client = Client(url, verbose=False)
+            for turn in range(2):
+                out = client.predict(
+                    f"session {i} turn {turn}", BASE_ADAPTER, BASE_ADAPTER, 16, 0.0, "study", "",
+                    api_name="/send",
+                )  # fmt: skip
+            results[i] = out
+        except Exception as err:  # collected and reported below
+            errors.append(f"session {i}: {err!r}")
+
+    threads = [threading.Thread(target=session, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    for i, (left_chat, right_chat, *_rest) in results.items():
+        for chat in (left_chat, right_chat):
+            users = [message_text(m["content"]) for m in chat if m["role"] == "user"]
+            assert len(chat) == 4 and all(f"session {i} turn" in u for u in users), chat
+            assert users[0].endswith("turn 0") and users[1].endswith("turn 1")

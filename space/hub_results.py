@@ -7,7 +7,8 @@ from pathlib import Path
 
 from codegen_lab import naming
 from codegen_lab.hub import Hub
-from space.results_store import ResultsStoreError, Row, describe_benchmark, is_results_file, row_from_results
+from evaluation.results import SCHEMA
+from space.results_store import ResultsStoreError, Row, describe_benchmark, row_from_results
 
 
 def configured_repos(models_config: Path) -> list[tuple[str, str | None]]:
@@ -47,7 +48,7 @@ def read_hub_repo(hub: Hub, repo: str, revision: str | None = None) -> list[Row]
         for name in files:
             if name.endswith(".json") and (name.startswith("results/") or name == "results.json"):
                 data = hub.read_json(repo, name, branch)
-                if is_results_file(data):
+                if isinstance(data, dict) and data.get("schema") == SCHEMA:  # not some other JSON
                     found.append(row_from_results(data, "Hub", f"{where}/{name}"))
         if not found and "metrics.json" in files:
             found = [row_from_metrics(hub.read_json(repo, "metrics.json", branch), repo, branch)]

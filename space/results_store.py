@@ -25,7 +25,6 @@ from codegen_lab.hub import Hub, HubError
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-RESULTS_SCHEMA = "codegen-lora-lab/results/v1"
 REFERENCE_FILE = "lcb_leaderboard_41.json"
 REFERENCE_SOURCE = "LiveCodeBench leaderboard"
 RESULTS_DIRS_ENV = "CODEGEN_LAB_RESULTS_DIRS"
@@ -172,10 +171,6 @@ def reference_rows(path: Path) -> list[Row]:
         )
         for model, problems in sorted(by_model.items())
     ]
-
-
-def is_results_file(data: object) -> bool:
-    return isinstance(data, dict) and str(data.get("schema", "")).startswith(RESULTS_SCHEMA)
 
 
 def read_local_results(folders: list[Path]) -> list[Row]:

@@ -34,7 +34,14 @@ def parse(tiny_model_dir: Path, output_dir: Path, *overrides: str):
         str(output_dir),
     ]
     args += ["--max_steps", "4", "--logging_steps", "1", "--eval_steps", "2", "--save_steps", "2"]
-    args += ["--max_length", "1024", "--bf16", "false", "--dataloader_num_workers", "0"]
+    args += [
+        "--max_length",
+        "1024",
+        "--bf16",
+        "false",
+        "--loss_guard_max_loss",
+        "100",
+    ]  # a random model starts near 6
     return make_parser().parse_args_and_config([*args, *overrides])
 
 
@@ -106,7 +113,8 @@ def test_a_tiny_run_writes_checkpoints_cards_metrics_curves_and_one_branch_each(
 
     best = out / state["best_checkpoint"]
     assert json.loads((best / "metrics.json").read_text())["split"] == "test"  # best (by validation) on test
-    assert state["push_failures"] == []
+    assert state["push_failures"] == [] and "stop_reason" not in state
+    assert state["train_tokens_per_second"] > 0
     hub = Hub.from_env()
     assert hub.list_branches("me/tiny-deep") == ["main", "step-000002", "step-000004"]
     for branch in hub.list_branches("me/tiny-deep"):
@@ -114,7 +122,7 @@ def test_a_tiny_run_writes_checkpoints_cards_metrics_curves_and_one_branch_each(
         assert {"adapter_model.safetensors", "adapter_config.json", "README.md", "metrics.json"} <= files
         assert not files & TRAINER_STATE and not any(f.startswith("rng_state") for f in files)
     card = (hub.download("me/tiny-deep") / "README.md").read_text()
-    assert "checkpoint-step-2-epoch-1" in card and "checkpoint-step-4-epoch-1" in card
+    assert "`step-000002`" in card and "`step-000004`" in card and "**(best)**" in card
 
 
 def test_loss_guard_stops_a_run_whose_loss_is_above_the_threshold(tiny_model_dir, tmp_path):
@@ -135,18 +143,23 @@ def test_loss_guard_stops_a_run_whose_loss_is_above_the_threshold(tiny_model_dir
     assert json.loads((out / "run_state.json").read_text())["stop_reason"] == state["stop_reason"]
 
 
-def test_loss_guard_stops_after_consecutive_validation_rises():
+def test_loss_guard_stops_after_consecutive_validation_rises(tmp_path):
     from transformers import TrainerControl, TrainerState, TrainingArguments
 
     guard = LossGuard(max_loss=10.0, patience=3, start_step=0)
-    args = TrainingArguments(output_dir="unused", report_to="none", use_cpu=True)
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True)
     state, control = TrainerState(), TrainerControl()
     for step, loss in enumerate([2.0, 1.5, 1.6, 1.7], 1):
         state.global_step = step
         guard.on_log(args, state, control, logs={"eval_validation_loss": loss})
     assert not control.should_training_stop  # two rises only
     state.global_step = 5
-    guard.on_log(args, state, control, logs={"eval_validation_loss": float("nan")})
+    guard.on_log(args, state, control, logs={"eval_validation_loss": 1.8})
+    assert control.should_training_stop
+    reason = json.loads((tmp_path / "run_state.json").read_text())["stop_reason"]
+    assert "rose on 3 consecutive evaluations (1.5000 -> 1.6000 -> 1.7000 -> 1.8000)" in reason
+    guard, control = LossGuard(max_loss=10.0, start_step=0), TrainerControl()
+    guard.on_log(args, state, control, logs={"loss": float("nan")})
     assert control.should_training_stop  # NaN is never below a threshold
 
 

@@ -190,7 +190,7 @@ def recipe_summary(script_args, training_args, model_args) -> dict:
         "num_train_epochs": training_args.num_train_epochs,
         "max_steps": training_args.max_steps,
         "warmup_steps": training_args.warmup_steps,
-        "lr_scheduler_type": str(training_args.lr_scheduler_type),
+        "lr_scheduler_type": training_args.lr_scheduler_type.value,
         "max_length": training_args.max_length,
         "assistant_only_loss": training_args.assistant_only_loss,
         "precision": "bf16" if training_args.bf16 else "fp16" if training_args.fp16 else "fp32",
@@ -206,7 +206,7 @@ def main(script_args, training_args, model_args, command: str | None = None) -> 
 
     from codegen_lab.models import resolve_model_path
     from datasets_scripts import load_training_splits
-    from training.callbacks import update_run_state
+    from training.callbacks import read_json, update_run_state
     from training.cards import CardWriter
     from training.checkpoint_eval import CheckpointEvaluator, best_checkpoint
     from training.hub_push import HubPusher, checkpoint_branch
@@ -297,10 +297,14 @@ def main(script_args, training_args, model_args, command: str | None = None) -> 
 
     # Train
     result = trainer.train(resume_from_checkpoint=resume)
-    tokens_per_s = result.metrics.get("train_tokens_per_second")
+    tokens_before = (
+        read_json(Path(resume) / "trainer_state.json").get("num_input_tokens_seen", 0) if resume else 0
+    )
+    tokens = trainer.state.num_input_tokens_seen - tokens_before
+    tokens_per_s = round(tokens / result.metrics["train_runtime"], 1)
     trainer.accelerator.print(
-        f"Training done: {result.global_step} steps in {result.metrics['train_runtime']:.1f} s, "
-        f"{tokens_per_s or float('nan'):.1f} tokens/s (non-padding, all processes)."
+        f"Training done: {result.global_step} steps, {tokens} tokens in {result.metrics['train_runtime']:.1f} s: "
+        f"{tokens_per_s} tokens/s (non-padding tokens, all processes)."
     )
     if not is_main:
         return {}

@@ -38,9 +38,11 @@ def solved_map(results: dict) -> dict[str, bool]:
 
 
 def sample_outcome(sample: dict) -> str:
-    """One answer's failure category: AC, WA, TLE, MLE, OLE, syntax error, RE:<exception>, empty."""
+    """One answer's category: AC, WA, TLE, MLE, OLE, syntax error, RE:<exception>, empty, unextractable."""
+    if not sample.get("output", "").strip() and not sample.get("code", "").strip():
+        return "empty answer"
     if sample.get("extraction") == "none" or not sample.get("code", "").strip():
-        return "empty/unextractable"
+        return "unextractable"  # no fenced block and the text does not parse as Python
     if sample["passed"]:
         return "AC"
     failed = next((t for t in sample["tests"] if t["verdict"] != "AC"), None)
@@ -54,9 +56,12 @@ def sample_outcome(sample: dict) -> str:
 
 def answer_style(sample: dict) -> str:
     """How the answer was written, from the extraction rule: clean code, fenced, prose around code, none."""
-    return {"whole": "clean code", "fenced": "fenced", "trimmed": "prose + code", "none": "no code"}.get(
-        sample.get("extraction", ""), sample.get("extraction") or "unknown"
-    )
+    return {
+        "whole": "clean code",
+        "fenced": "fenced",
+        "trimmed": "prose + code",
+        "none": "no parseable code",
+    }.get(sample.get("extraction", ""), sample.get("extraction") or "unknown")
 
 
 def checkpoint_row(checkpoint: Checkpoint, out_dir: str) -> dict:
@@ -66,8 +71,9 @@ def checkpoint_row(checkpoint: Checkpoint, out_dir: str) -> dict:
     row = {"id": checkpoint_id(checkpoint), "run": checkpoint.run, "arm": checkpoint.arm}
     row |= {"step": checkpoint.step, "epoch": checkpoint.epoch, "revision": checkpoint.revision}
     results = checkpoint.results
-    if results is None:  # metrics.json only: the number is reported, but cannot be recomputed
-        metrics = (checkpoint.metrics or {}).get("metrics", {})
+    if results is None:  # metrics.json only: a test number is reported, but cannot be recomputed
+        reported = checkpoint.metrics or {}
+        metrics = reported.get("metrics", {}) if reported.get("split", "test") == "test" else {}
         row |= {"n_problems": metrics.get("n_problems"), "n_solved": metrics.get("n_solved")}
         row |= {"pass@1": metrics.get("pass@1"), "ci95": metrics.get("pass@1_ci95"), "results_file": None}
         row["per_problem"] = False

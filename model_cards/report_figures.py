@@ -17,14 +17,15 @@ OUTCOME_COLORS = {
     "MLE": "#8c564b",
     "OLE": "#bcbd22",
     "syntax error": "#9467bd",
-    "empty/unextractable": "#7f7f7f",
+    "empty answer": "#444444",
+    "unextractable": "#7f7f7f",
     "no verdict": "#c7c7c7",
 }
 STYLE_COLORS = {
     "clean code": "#4c72b0",
     "fenced": "#dd8452",
     "prose + code": "#8172b3",
-    "no code": "#7f7f7f",
+    "no parseable code": "#7f7f7f",
     "given": "#937860",
 }
 RE_COLORS = ["#e377c2", "#f7b6d2", "#c49c94", "#dbdb8d", "#9edae5", "#aec7e8", "#ffbb78", "#98df8a"]
@@ -115,6 +116,20 @@ def pass_figure(report: dict, out_dir: Path) -> str | None:
             low = [100 * r["ci95"][0] for r in points]
             high = [100 * r["ci95"][1] for r in points]
             ax.fill_between(steps, low, high, color=color, alpha=0.12, lw=0)
+        validation = [
+            r for r in report["checkpoints"] if r["run"] == run["name"] and "validation_pass@1" in r
+        ]
+        if validation:
+            ax.plot(
+                [r["step"] for r in validation],
+                [100 * r["validation_pass@1"] for r in validation],
+                "o--",
+                mfc="white",
+                color=color,
+                label=f"{run['name']} (validation)",
+                lw=1.1,
+                ms=4,
+            )
         best = run["best"]
         if best.get("step") is not None:
             ax.plot(
@@ -122,8 +137,10 @@ def pass_figure(report: dict, out_dir: Path) -> str | None:
             )
     ax.set_xlabel("training step")
     ax.set_ylabel("Pass@1 (%)")
-    ax.set_ylim(0, max(100 * max(r["ci95"][1] if r["ci95"] else r["pass@1"] for r in rows) + 5, 10))
-    ax.set_title("Pass@1 per checkpoint (band: 95 % Wilson interval, ★ reported checkpoint)")
+    highs = [r["ci95"][1] if r["ci95"] else r["pass@1"] for r in rows]
+    highs += [r["validation_pass@1"] for r in report["checkpoints"] if "validation_pass@1" in r]
+    ax.set_ylim(0, min(105, max(100 * max(highs) + 5, 10)))
+    ax.set_title("Test Pass@1 per checkpoint (band: 95 % Wilson interval, ★ reported; dashed: validation)")
     ax.legend(frameon=False)
     return _save(fig, out_dir / "pass_at_1.png")
 

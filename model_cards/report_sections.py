@@ -213,8 +213,11 @@ def failure_section(report: dict) -> list[str]:
     ]
     styles = sorted({k for r in rows for k in r["answer_styles"]})
     lines += [
+        "`unextractable`: the answer has no fenced block and its text does not parse as Python (prose, or "
+        "code with a syntax error), so nothing was run. `syntax error`: extracted code that Python rejected.",
+        "",
         "How answers were written (extraction rule: `whole` = clean code, `fenced` = a ``` block, `trimmed` = "
-        "prose around code, `none` = no code, `given` = code supplied with the generations):",
+        "prose around code, `none` = no parseable code, `given` = code supplied with the generations):",
         "",
         "<!-- table:styles -->",
         *table(

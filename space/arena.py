@@ -187,7 +187,9 @@ def build_arena_tab(engine: Engine) -> None:
         clear = gr.Button("Clear", elem_id="arena-clear")
     with gr.Accordion("Generation settings", open=False):
         with gr.Row():
-            max_new_tokens = gr.Slider(16, 2048, value=256, step=16, label="Max new tokens")
+            max_new_tokens = gr.Slider(
+                16, 2048, value=256, step=16, label="Max new tokens", elem_id="arena-max-new-tokens"
+            )
             temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.05, label="Temperature (0 = greedy)")
         system_choice = gr.Radio(SYSTEM_CHOICES, value="study", label="System prompt")
         custom_system = gr.Textbox(label="Custom system prompt", lines=2)

@@ -23,6 +23,8 @@ def download_command(choice: ModelChoice) -> str:
 
 def peft_snippet(choice: ModelChoice, base_model: str) -> str:
     base = choice.base_model or base_model
+    if Path(base).is_absolute():  # a local folder (e.g. the embedded model's cache): name the engine's base
+        base = base_model
     if base.startswith("embedded:"):
         base = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what the embedded alias converts
     if choice.repo is None:
@@ -86,7 +88,9 @@ def build_downloads_tab(base_model: str) -> None:
         )
 
     first = next(iter(adapters), None)
-    picked = gr.Dropdown([(c.label, s) for s, c in adapters.items()], value=first, label="Adapter")
+    picked = gr.Dropdown(
+        [(c.label, s) for s, c in adapters.items()], value=first, label="Adapter", elem_id="downloads-adapter"
+    )
     initial = show(first)
     where = gr.Markdown(initial[0], elem_id="downloads-where")
     command = gr.Code(

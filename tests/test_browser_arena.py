@@ -1,0 +1,136 @@
+"""The real page in headless Chromium on the embedded default: two adapters stream side by side, a
+benchmark problem is judged for both panes, and every tab opens. Screenshots go to test-artifacts/app-*.png."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from space.catalog import DEMO_ADAPTERS_DIR, _scan
+from tests.conftest import ARTIFACTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.embedded]
+
+
+def random_embedded_adapter(out: Path, seed: int) -> None:
+    """A small random LoRA on the embedded model (answers still readable, but not the base's)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from codegen_lab.embedded import embedded_model_dir
+
+    torch.manual_seed(seed)
+    base = AutoModelForCausalLM.from_pretrained(embedded_model_dir())
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    model = get_peft_model(base, config)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.mul_(0.05)
+    model.save_pretrained(out)
+
+
+@pytest.fixture(scope="module")
+def adapters(tmp_path_factory) -> tuple[dict[str, str], Path]:
+    """Labels of a deep and a diverse adapter: the shipped demo adapters, else random ones in outputs/."""
+    demo = {c.arm: c.label for c in _scan(DEMO_ADAPTERS_DIR, "demo") if c.arm in ("deep", "diverse")}
+    outputs = tmp_path_factory.mktemp("outputs")
+    if len(demo) == 2:
+        return demo, outputs
+    for seed, arm in ((1, "deep"), (2, "diverse")):
+        random_embedded_adapter(outputs / f"{arm}-run" / "checkpoint-step-10-epoch-1", seed)
+    return {arm: f"local: {arm}-run/checkpoint-step-10-epoch-1" for arm in ("deep", "diverse")}, outputs
+
+
+def pick(page, dropdown: str, label: str, typed: str = "", prefix: bool = False) -> None:
+    """Choose an option of a Gradio dropdown (its own list: every dropdown keeps one in the page)."""
+    box = page.locator(f"{dropdown} input")
+    box.click()
+    if typed:
+        page.keyboard.type(typed)
+    match = "^=" if prefix else "="
+    page.locator(f"#{box.get_attribute('aria-controls')} li[role=option][aria-label{match}{label!r}]").click()
+
+
+def bot_texts(page) -> list[str]:
+    return [page.locator(f"#{side}-chat [data-testid=bot]").last.inner_text() for side in ("left", "right")]
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"app-{name}.png"), full_page=True)
+
+
+def test_arena_two_adapters_stream_judge_and_every_tab(app_server, browser_page, adapters):
+    labels, outputs = adapters
+    url = app_server({"CODEGEN_LAB_OUTPUTS": str(outputs), "OMP_NUM_THREADS": "1"})
+    page = browser_page
+    page.goto(url)
+    page.wait_for_selector("#arena-prompt textarea")
+    assert "embedded:smollm2" in page.inner_text("body")
+
+    pick(page, "#left-model", labels["deep"])
+    pick(page, "#right-model", labels["diverse"])
+    page.get_by_text("Generation settings").click()
+    tokens = page.locator("#arena-max-new-tokens input[type=number]")
+    tokens.fill("48")
+    tokens.press("Enter")
+
+    # a benchmark problem fills the prompt; one send streams both panes at once
+    pick(page, "#arena-problem", "abc365_a", typed="abc365_a", prefix=True)
+    page.wait_for_function("document.querySelector('#arena-prompt textarea').value.includes('Gregorian')")
+    page.click("#arena-send")
+    page.wait_for_selector("#left-chat [data-testid=bot]", timeout=60_000)
+    both_streaming, seen = False, []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        texts = bot_texts(page)
+        generating = "Generating" in page.inner_text("#arena-notice")
+        seen.append(texts)
+        if generating and all(t.strip() for t in texts) and len(seen) > 1 and seen[-2] != texts:
+            both_streaming = True
+        if not generating:
+            break
+        time.sleep(0.2)
+    assert both_streaming, f"never saw both panes growing during generation: {seen[-3:]}"
+    final = bot_texts(page)
+    assert all(t.strip() for t in final) and final[0] != final[1]
+    assert page.locator("#left-chat [data-testid=user]").count() == 1
+    shot(page, "arena")
+
+    page.click("#arena-judge")
+    for side in ("left", "right"):
+        page.wait_for_selector(f"#{side}-verdicts table", timeout=60_000)
+        text = page.inner_text(f"#{side}-verdicts")
+        assert "abc365_a" in text and re.search(r"PASSED|FAILED|no program", text), text
+        assert "test 1" in text
+    page.locator("#left-verdicts").scroll_into_view_if_needed()
+    shot(page, "arena-judged")
+
+    page.get_by_role("tab", name="Benchmark").click()
+    page.wait_for_timeout(500)
+    shot(page, "benchmark")
+
+    page.get_by_role("tab", name="Leaderboard").click()
+    page.get_by_text("deep_instruction").filter(visible=True).first.wait_for(timeout=30_000)
+    page.get_by_text("Claude-3.7-Sonnet").filter(visible=True).first.wait_for()
+    page.wait_for_timeout(1000)
+    assert page.locator("img, canvas, svg.main-svg").count() >= 1  # the plots
+    shot(page, "leaderboard")
+
+    page.get_by_role("tab", name="Study").click()
+    page.wait_for_timeout(500)
+    shot(page, "study")
+
+    page.get_by_role("tab", name="Downloads").click()
+    pick(page, "#downloads-adapter", labels["deep"])
+    page.wait_for_function("document.body.innerText.includes('PeftModel.from_pretrained')")
+    page.click("#downloads-zip")
+    page.locator("#downloads-file a[href*='.zip'], #downloads-file :text('.zip')").first.wait_for(
+        timeout=30_000
+    )
+    shot(page, "downloads")

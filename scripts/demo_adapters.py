@@ -8,6 +8,7 @@ Called by scripts/make-demo-adapters.sh after the two smoke trainings.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import shutil
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from codegen_lab import EMBEDDED_MODEL  # noqa: E402
-from codegen_lab.hub import CHECKPOINT_IGNORE, _ignored  # noqa: E402
+from codegen_lab.hub import CHECKPOINT_IGNORE  # noqa: E402
 from codegen_lab.naming import parse_checkpoint_dirname  # noqa: E402
 from training.callbacks import METRICS, read_json, write_json_atomic  # noqa: E402
 from training.cards import CardWriter  # noqa: E402
@@ -31,7 +32,7 @@ def ship(run_dir: Path, out_root: Path) -> tuple[Path, int]:
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     for path in sorted(best.iterdir()):
-        if path.is_file() and not _ignored(path.name, CHECKPOINT_IGNORE + PUSH_IGNORE):
+        if path.is_file() and not any(fnmatch.fnmatch(path.name, p) for p in CHECKPOINT_IGNORE + PUSH_IGNORE):
             shutil.copyfile(path, partial / path.name)
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
@@ -59,7 +60,7 @@ def main() -> None:
             benchmark,
             options.results,
             max_new_tokens=options.max_new_tokens,
-            model_info={"run": name, "step": step, "source": "local", "adapter": adapter.as_posix()},
+            model_info={"run": name, "step": step, "source": "local"},
         )
         results = json.loads(paths[name].read_text())
         metrics = {

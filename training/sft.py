@@ -173,6 +173,33 @@ def build_callbacks(script_args, training_args, model_args, pusher, evaluator, c
     return callbacks
 
 
+def make_evaluator(script_args, model_args):
+    """Validation benchmark for every save, test benchmark for the best checkpoint at the end."""
+    from training.checkpoint_eval import CheckpointEvaluator
+
+    return CheckpointEvaluator(
+        base=model_args.model_name_or_path,
+        validation_benchmark={
+            "source": script_args.validation_benchmark,
+            "release": script_args.validation_release,
+            "platform": script_args.validation_platform,
+            "difficulty": script_args.validation_difficulty,
+            "start_date": script_args.validation_start_date,
+            "end_date": script_args.validation_end_date,
+            "limit": script_args.validation_limit,
+            "test_scope": script_args.benchmark_test_scope,
+        },
+        test_benchmark={
+            "source": script_args.test_benchmark,
+            "preset": script_args.test_preset,
+            "limit": script_args.test_limit,
+            "test_scope": script_args.benchmark_test_scope,
+        },
+        max_new_tokens=script_args.eval_max_new_tokens,
+        batch_size=script_args.eval_batch_size,
+    )
+
+
 def recipe_summary(script_args, training_args, model_args) -> dict:
     """The hyperparameters a card must show to reproduce the run."""
     return {
@@ -208,7 +235,7 @@ def main(script_args, training_args, model_args, command: str | None = None) -> 
     from datasets_scripts import load_training_splits
     from training.callbacks import read_json, update_run_state
     from training.cards import CardWriter
-    from training.checkpoint_eval import CheckpointEvaluator, best_checkpoint
+    from training.checkpoint_eval import best_checkpoint
     from training.hub_push import HubPusher, checkpoint_branch
 
     if training_args.push_to_hub:
@@ -255,29 +282,7 @@ def main(script_args, training_args, model_args, command: str | None = None) -> 
         if script_args.push and is_main
         else None
     )
-    evaluator = None
-    if script_args.evaluate_on_save:
-        evaluator = CheckpointEvaluator(
-            base=model_args.model_name_or_path,
-            validation_benchmark={
-                "source": script_args.validation_benchmark,
-                "release": script_args.validation_release,
-                "platform": script_args.validation_platform,
-                "difficulty": script_args.validation_difficulty,
-                "start_date": script_args.validation_start_date,
-                "end_date": script_args.validation_end_date,
-                "limit": script_args.validation_limit,
-                "test_scope": script_args.benchmark_test_scope,
-            },
-            test_benchmark={
-                "source": script_args.test_benchmark,
-                "preset": script_args.test_preset,
-                "limit": script_args.test_limit,
-                "test_scope": script_args.benchmark_test_scope,
-            },
-            max_new_tokens=script_args.eval_max_new_tokens,
-            batch_size=script_args.eval_batch_size,
-        )
+    evaluator = make_evaluator(script_args, model_args) if script_args.evaluate_on_save else None
     card_writer = CardWriter(
         model_args.model_name_or_path,
         script_args.dataset,
@@ -306,6 +311,7 @@ def main(script_args, training_args, model_args, command: str | None = None) -> 
         f"Training done: {result.global_step} steps, {tokens} tokens in {result.metrics['train_runtime']:.1f} s: "
         f"{tokens_per_s} tokens/s (non-padding tokens, all processes)."
     )
+    trainer.end()  # the rest is rank 0's alone: no collective call follows
     if not is_main:
         return {}
 

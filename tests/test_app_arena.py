@@ -86,6 +86,23 @@ def test_load_errors_show_in_the_notice_and_the_arena_keeps_working(arena, local
     assert send(arena, "Yes", str(tiny_adapters["deep"]), BASE_ADAPTER)[-1][5] == ""
 
 
+def test_stop_button_ends_only_its_own_sessions_generation(arena):
+    import gradio as gr
+
+    mine, other = gr.Request(session_hash="mine"), gr.Request(session_hash="other")
+    args = ("Yes", BASE_ADAPTER, BASE_ADAPTER, [], [], 400, 0.0, "none", "")
+    running = arena.send(*args, request=mine)
+    next(running)
+    next(running)
+    assert "mine" in arena.stops
+    arena.stop(other)  # another session's Stop changes nothing here
+    assert not arena.stops["mine"].is_set()
+    arena.stop(mine)
+    *_, final = running
+    assert final[5] == "Stopped." and "mine" not in arena.stops
+    assert len(arena.engine.tokenizer(final[2][1]["content"])["input_ids"]) < 100
+
+
 def test_judge_runs_both_answers_in_the_sandbox_side_by_side(arena):
     left = [{"role": "user", "content": "q"}, {"role": "assistant", "content": LEAP_YEAR_OK}]
     right = [{"role": "user", "content": "q"}, {"role": "assistant", "content": LEAP_YEAR_WRONG}]

@@ -170,7 +170,9 @@ def _attach(checkpoint: Checkpoint, results: dict, where: str) -> None:
 
 def load_results_folder(path: Path) -> list[Run]:
     """A folder of results files (e.g. results/course/), grouped into runs by model.run (else arm)."""
-    files = sorted(p for p in path.glob("*.json"))
+    files = sorted(
+        p for p in path.glob("*.json") if _is_results(p)
+    )  # other JSON (e.g. a leaderboard) is skipped
     runs: dict[str, Run] = {}
     for file in files:
         results = read_results(file)
@@ -187,7 +189,9 @@ def load_results_folder(path: Path) -> list[Run]:
             run.checkpoints.append(checkpoint)
         _attach(checkpoint, results, str(file))
     if not runs:
-        raise ReportInputError(f"{path} holds no checkpoint folders and no results files (*.json).")
+        raise ReportInputError(
+            f"{path} holds no checkpoint folders and no results files (*.json with schema {RESULTS_SCHEMA!r})."
+        )
     return list(runs.values())
 
 
@@ -222,9 +226,10 @@ def load_hub_run(repo_id: str, hub: Hub) -> Run:
 
 def _is_results(path: Path) -> bool:
     try:
-        return json.loads(path.read_text()).get("schema") == RESULTS_SCHEMA
-    except (json.JSONDecodeError, AttributeError):
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
+    return isinstance(data, dict) and data.get("schema") == RESULTS_SCHEMA
 
 
 def normalize_loss_history(raw: dict | list | None) -> dict[str, list[tuple[int, float]]]:

@@ -346,7 +346,7 @@ def test_report_from_hub_repos_matches_the_local_runs(tmp_path):
 def test_bad_inputs_fail_with_one_clear_message_and_leave_nothing(tmp_path):
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "notes.json").write_text('{"hello": 1}')
-    with pytest.raises(ReportInputError, match=r"notes.json is not a results file"):
+    with pytest.raises(ReportInputError, match=r"junk holds no checkpoint folders and no results files"):
         write_report(ReportArguments(runs=[str(tmp_path / "junk")], out=str(tmp_path / "out")))
     assert not (tmp_path / "out").exists()
     proc = subprocess.run(
@@ -402,25 +402,33 @@ def test_report_from_two_real_smoke_runs(tmp_path):
     runs = []
     for arm in ("deep", "diverse"):
         out = tmp_path / "outputs" / f"{arm}-smoke"
-        command = [sys.executable, "-m", "training.sft", "--config", "training/recipes/smoke.yaml"]
-        command += [
-            "--dataset",
-            f"sample:{arm}",
-            "--output_dir",
-            str(out),
-            "--max_steps",
-            "2",
-            "--save_steps",
-            "1",
+        bench = str(SHARED / "benchmarks" / "lcb_v5_atcoder_easy_2408_2502.jsonl")
+        flags = {
+            "dataset": f"sample:{arm}",
+            "output_dir": str(out),
+            "max_steps": 1,
+            "save_steps": 1,
+            "eval_steps": 1,
+            "logging_steps": 1,
+            "max_length": 256,
+            "validation_benchmark": bench,  # a slice of the test window stands in for the Hub's validation set
+            "validation_release": "None",
+            "validation_start_date": "2024-08-01",
+            "validation_end_date": "2024-09-01",
+            "validation_limit": 1,
+            "test_limit": 2,
+            "benchmark_test_scope": "public-only",
+            "eval_max_new_tokens": 16,
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "training.sft",
+            "--config",
+            "training/recipes/smoke.yaml",
+            "--evaluate_on_save",
         ]
-        command += ["--eval_steps", "1", "--logging_steps", "1", "--max_length", "256", "--evaluate_on_save"]
-        command += [
-            "--validation_benchmark",
-            str(SHARED / "benchmarks" / "lcb_v5_atcoder_easy_2408_2502.jsonl"),
-        ]
-        command += ["--validation_release", "None", "--validation_start_date", "2024-08-01"]
-        command += ["--validation_end_date", "2024-09-01", "--validation_limit", "1", "--test_limit", "2"]
-        command += ["--benchmark_test_scope", "public-only", "--eval_max_new_tokens", "16"]
+        command += [item for key, value in flags.items() for item in (f"--{key}", str(value))]
         proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
         assert proc.returncode == 0, proc.stderr[-3000:]
         runs.append(out)

@@ -91,6 +91,8 @@ class Engine:
 
         Call with the lock held. ``keep`` are the specs this request uses; they are never unloaded.
         """
+        from peft import PeftModel
+
         if spec in ("", BASE_ADAPTER):
             return BASE_ADAPTER
         if spec in self.adapters:
@@ -98,7 +100,12 @@ class Engine:
             return self.adapters[spec]
         name = f"adapter{self._next_id}"
         self._next_id += 1
-        self.model = attach_adapters(self.model, {name: spec})
+        try:
+            self.model = attach_adapters(self.model, {name: spec})
+        except ModelLoadError:
+            if isinstance(self.model, PeftModel) and name in self.model.peft_config:
+                self.model.delete_adapter(name)  # half-loaded (e.g. shapes of another base)
+            raise
         self.adapters[spec] = name
         for old_spec in [s for s in self.adapters if s not in keep]:
             if len(self.adapters) <= self.max_adapters:
@@ -211,10 +218,3 @@ class Engine:
             events.put(("end", None))
         except Exception as err:  # handed to the consumer, which re-raises it in the session's thread
             events.put(("error", err))
-
-
-def describe_error(err: Exception) -> str:
-    """The one sentence a user sees for a failed load (ModelLoadError and HubError carry it already)."""
-    if isinstance(err, ModelLoadError):
-        return str(err)
-    return f"{type(err).__name__}: {err}"

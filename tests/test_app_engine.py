@@ -102,6 +102,7 @@ def test_load_errors_are_clear_and_the_engine_keeps_working(engine, tiny_adapter
     deep = str(tiny_adapters["deep"])
     assert run(engine, [(deep, messages(engine, "Yes"))])[1].n_tokens[0] > 0
     assert not engine.lock.locked()
+    assert set(engine.model.peft_config) == set(engine.adapters.values())  # nothing half-loaded left
 
 
 def test_stop_event_ends_generation_early(engine):

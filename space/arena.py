@@ -87,7 +87,8 @@ class Arena:
             [*left_history, user, {"role": "assistant", "content": ""}],
             [*right_history, user, {"role": "assistant", "content": ""}],
         ]
-        yield [*views[0]], [*views[1]], left_history, right_history, "", notice or "Generating…"
+        busy = "Waiting for the model (another session is generating)…" if self.engine.lock.locked() else ""
+        yield [*views[0]], [*views[1]], left_history, right_history, "", notice or busy or "Generating…"
         last_yield = 0.0
         update = None
         try:

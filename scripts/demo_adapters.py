@@ -23,16 +23,19 @@ from training.callbacks import METRICS, read_json, write_json_atomic  # noqa: E4
 from training.cards import CardWriter  # noqa: E402
 from training.hub_push import PUSH_IGNORE  # noqa: E402
 
+# The app loads the tokenizer from the base model; its 3.4 MB copy would only bloat the repo.
+SKIPPED = [*PUSH_IGNORE, "tokenizer.json", "tokenizer_config.json"]
+
 
 def ship(run_dir: Path, out_root: Path) -> tuple[Path, int]:
-    """Copy the run's best checkpoint without trainer state to ``out_root/<run>``; returns (folder, step)."""
+    """Copy the run's best checkpoint without trainer state or tokenizer to ``out_root/<run>``; returns (folder, step)."""
     best = run_dir / read_json(run_dir / "run_state.json")["best_checkpoint"]
     target = out_root / run_dir.name
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     for path in sorted(best.iterdir()):
-        if path.is_file() and not any(fnmatch.fnmatch(path.name, p) for p in CHECKPOINT_IGNORE + PUSH_IGNORE):
+        if path.is_file() and not any(fnmatch.fnmatch(path.name, p) for p in CHECKPOINT_IGNORE + SKIPPED):
             shutil.copyfile(path, partial / path.name)
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)

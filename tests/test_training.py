@@ -233,8 +233,10 @@ def test_smoke_recipe_runs_on_the_embedded_model(tmp_path, local_hub):
     command += ["--max_steps", "1", "--eval_steps", "1", "--save_steps", "1", "--eval_test_split", "false"]
     command += ["--hub_repo", "me/smoke", "--push"]
     env = os.environ | {"CODEGEN_LAB_HUB": str(local_hub)}
-    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "tokens/s" in done.stdout
     assert (out / "checkpoint-step-1-epoch-1" / "adapter_model.safetensors").is_file()
+    config = json.loads((out / "checkpoint-step-1-epoch-1" / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "embedded:smollm2"  # the name given, not the cache folder
     assert Hub.from_env().list_branches("me/smoke") == ["main", "step-000001"]

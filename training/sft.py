@@ -275,6 +275,9 @@ def main(script_args, training_args, model_args, command: str | None = None) -> 
     model = AutoModelForCausalLM.from_pretrained(
         model_path, dtype=dtype, attn_implementation=model_args.attn_implementation
     )
+    model.name_or_path = (
+        model_args.model_name_or_path
+    )  # adapter_config names the base as given, not a cache path
 
     is_main = training_args.process_index == 0
     pusher = (

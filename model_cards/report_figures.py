@@ -54,6 +54,11 @@ def run_colors(runs: list[dict]) -> dict[str, str]:
 
 
 def _save(fig, path: Path) -> str:
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in fig.axes:
+        if ax.get_xlabel() == "training step":
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.savefig(path, format="png", metadata={"Software": None}, bbox_inches="tight")
     _pyplot().close(fig)
     return path.name
@@ -73,7 +78,17 @@ def loss_figure(report: dict, out_dir: Path) -> str | None:
         ):
             steps, losses = zip(*points, strict=True)
             style = SPLIT_STYLES.get(split, "-.")
-            ax.plot(steps, losses, style, color=colors[run["name"]], label=f"{run['name']} {split}", lw=1.4)
+            marker = "." if split == "train" and len(points) > 20 else "o"
+            ax.plot(
+                steps,
+                losses,
+                ls=style,
+                marker=marker,
+                ms=3,
+                color=colors[run["name"]],
+                label=f"{run['name']} {split}",
+                lw=1.4,
+            )
         loss = run["loss"]
         if loss.get("overfitting_onset_step") is not None:
             ax.axvline(loss["overfitting_onset_step"], color=colors[run["name"]], lw=0.8, alpha=0.6)

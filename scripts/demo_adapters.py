@@ -47,7 +47,8 @@ def main() -> None:
     parser.add_argument("--runs", nargs="+", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=Path("demo/adapters"))
     parser.add_argument("--results", type=Path, default=Path("results/demo"))
-    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=48, help="48 > 41: one batch, the fastest on CPU")
     options = parser.parse_args()
 
     from evaluation.api import evaluate_models
@@ -63,6 +64,7 @@ def main() -> None:
             benchmark,
             options.results,
             max_new_tokens=options.max_new_tokens,
+            batch_size=options.batch_size,
             model_info={"run": name, "step": step, "source": "local"},
         )
         results = json.loads(paths[name].read_text())

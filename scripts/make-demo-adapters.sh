@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 WORK=${WORK:-outputs/demo-runs}
-MAX_NEW_TOKENS=${MAX_NEW_TOKENS:-192}
+MAX_NEW_TOKENS=${MAX_NEW_TOKENS:-128}
 export CODEGEN_LAB_HUB=${CODEGEN_LAB_HUB:-$WORK/hub}   # the runs never reach for the real Hub
 
 for arm in ${ARMS:-deep diverse}; do

@@ -178,7 +178,12 @@ def build_study_tab() -> None:
 
     def image(name: str, label: str):
         c[name] = gr.Image(
-            view[name], label=label, type="filepath", interactive=False, elem_id=f"study-{name}"
+            view[name],
+            label=label,
+            type="filepath",
+            interactive=False,
+            visible=view[name] is not None,
+            elem_id=f"study-{name}",
         )
 
     with gr.Row():

@@ -35,6 +35,9 @@ def test_study_tab_shows_the_report(tmp_path, app_server, browser_page):
             arg=f"study-{name}",
             timeout=30_000,
         )
+    assert (
+        page.locator("#study-loss_curves").count() == 0 or not page.locator("#study-loss_curves").is_visible()
+    )
     table = page.locator("#study-table")
     first = report["checkpoints"][0]
     assert f"{100 * first['pass@1']:.1f}" in table.inner_text()

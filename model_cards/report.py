@@ -149,10 +149,14 @@ def write_report(args: ReportArguments) -> Path:
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    report = build_report(runs, args, out)
-    report["figures"] = draw_all(report, tmp)
-    (tmp / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-    (tmp / "report.md").write_text(render(report))
+    try:
+        report = build_report(runs, args, out)
+        report["figures"] = draw_all(report, tmp)
+        (tmp / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+        (tmp / "report.md").write_text(render(report))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     old = out.with_name(f".{out.name}.old")
     if out.exists():
         os.replace(out, old)

@@ -365,6 +365,17 @@ def test_bad_inputs_fail_with_one_clear_message_and_leave_nothing(tmp_path):
     )
     assert proc.returncode != 0 and "is neither a run folder" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "out2").exists()
+    # a failure half-way keeps the previous report whole and leaves no temporary folder
+    run = run_folder(tmp_path / "outputs", "deep-run", {10: {"abc001_a"}}, ["abc001_a", "abc002_a"])
+    write_report(ReportArguments(runs=[str(run)], out=str(tmp_path / "out3"), no_qualitative=True))
+    before = (tmp_path / "out3" / "report.md").read_text()
+    args = ReportArguments(
+        runs=[str(run)], out=str(tmp_path / "out3"), no_qualitative=True, reference="missing.jsonl"
+    )
+    with pytest.raises(ReportInputError, match="--reference missing.jsonl does not exist"):
+        write_report(args)
+    assert (tmp_path / "out3" / "report.md").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hub", "junk", "out3", "outputs"]
 
 
 def test_cli_writes_and_pushes_the_report(tmp_path, local_hub):

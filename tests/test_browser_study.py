@@ -9,7 +9,7 @@ import pytest
 
 from model_cards.report import ReportArguments, write_report
 from tests.conftest import ARTIFACTS
-from tests.test_report import course_results
+from tests.report_inputs import course_results
 
 
 @pytest.mark.browser

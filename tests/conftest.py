@@ -9,6 +9,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tests run tiny models on 2 shared cores: extra OpenMP threads only spin against the judge's workers.
+# Set before torch is imported, so every test and every subprocess it starts inherits it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"

@@ -22,16 +22,6 @@ LEAP_YEAR_OK = (
 LEAP_YEAR_WRONG = "Here you go:\n```python\ny = int(input())\nprint(366 if y % 4 == 0 else 365)\n```"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def arena(tiny_model_dir):
     return Arena(Engine(str(tiny_model_dir)))

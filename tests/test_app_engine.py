@@ -16,17 +16,6 @@ from tests.conftest import build_tiny_adapter, build_tiny_model
 GREEDY = GenerationSettings(max_new_tokens=12, temperature=0.0, system_prompt="Be brief.")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Two OpenMP threads on a shared 2-core machine spin against each other (10x slower)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir):
     return Engine(str(tiny_model_dir), max_adapters=2)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -14,14 +13,12 @@ from evaluation.results import ResultsWriter, problem_record, read_results, resu
 from tests.conftest import REPO_ROOT, SHARED, build_tiny_adapter
 
 BENCH = str(SHARED / "benchmarks" / "lcb_v5_atcoder_easy_2408_2502.jsonl")
-ENV = dict(os.environ, OMP_NUM_THREADS="1")  # small models on a shared 2-core machine: threads only spin
 
 
 def cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "evaluation", *args],
         cwd=REPO_ROOT,
-        env=ENV,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -61,17 +58,7 @@ def test_user_mistakes_give_one_line_and_a_nonzero_exit(tiny_model_dir, tmp_path
     assert not list((tmp_path / "out").glob("*.json"))
 
 
-@pytest.fixture
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def test_mixed_adapter_batches_match_one_adapter_at_a_time(tiny_model_dir, tiny_adapters, one_thread):
+def test_mixed_adapter_batches_match_one_adapter_at_a_time(tiny_model_dir, tiny_adapters):
     from codegen_lab.models import load_model
     from evaluation.benchmark import load_benchmark
     from evaluation.generate import Request, Sampling, end_of_turn_ids, generate

@@ -8,6 +8,9 @@ their tokens/s ratios are wall-time ratios:
 - study:        1 sequence per forward, each padded to max_length (fixed-length batches, as the study ran)
 - recipe:       1 sequence per forward, no padding (what training/recipes/*.yaml do)
 - padding-free: `accumulation` sequences flattened into one forward (TRL padding_free), 1 accumulation step
+
+On CPU, SDPA computes the flattened batch as one long masked attention, so padding-free gains need
+FlashAttention's variable-length kernels (GPU); the losses printed per setting must agree.
 """
 
 from __future__ import annotations

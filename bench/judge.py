@@ -26,8 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from evaluation.benchmark import load_benchmark  # noqa: E402
 from evaluation.extract import extract_code  # noqa: E402
-from evaluation.judge import JudgeJob, TestCase, judge  # noqa: E402
+from evaluation.judge import JudgeJob, judge  # noqa: E402
 from evaluation.sandbox import ADDRESS_HEADROOM_MB, resolve_mode, sandbox_python  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
@@ -36,10 +37,8 @@ BENCHMARK = SHARED / "benchmarks" / "lcb_v5_atcoder_easy_2408_2502.jsonl"
 
 
 def load_jobs(limit: int | None) -> list[JudgeJob]:
-    public = {}
-    for line in BENCHMARK.read_text().splitlines():
-        row = json.loads(line)
-        public[row["question_id"]] = [TestCase(**t) for t in json.loads(row["public_test_cases"])]
+    benchmark = load_benchmark(str(BENCHMARK), test_scope="public-only")  # with its errata, as `rejudge` does
+    public = {problem.question_id: problem.public_tests for problem in benchmark.problems}
     rows = [json.loads(line) for line in GENERATIONS.read_text().splitlines()][:limit]
     return [JudgeJob(extract_code(row["model_output_raw"])[0], public[row["question_id"]]) for row in rows]
 

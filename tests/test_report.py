@@ -222,6 +222,7 @@ def test_report_from_two_real_smoke_runs(tmp_path):
             "test_limit": 2,
             "benchmark_test_scope": "public-only",
             "eval_max_new_tokens": 16,
+            "local_hub": str(tmp_path / "hub"),
         }
         command = [
             sys.executable,

@@ -4,7 +4,6 @@ LossGuard, push failures, resume, and the smoke recipe on the embedded model."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -41,6 +40,8 @@ def parse(tiny_model_dir: Path, output_dir: Path, *overrides: str):
         "false",
         "--loss_guard_max_loss",
         "100",
+        "--local_hub",
+        "",  # push to the test's own hub (CODEGEN_LAB_HUB), not the recipe's folder
     ]  # a random model starts near 6
     return make_parser().parse_args_and_config([*args, *overrides])
 
@@ -231,12 +232,11 @@ def test_smoke_recipe_runs_on_the_embedded_model(tmp_path, local_hub):
     out = tmp_path / "smoke"
     command = [sys.executable, "-m", "training.sft", "--config", str(SMOKE), "--output_dir", str(out)]
     command += ["--max_steps", "1", "--eval_steps", "1", "--save_steps", "1", "--eval_test_split", "false"]
-    command += ["--hub_repo", "me/smoke", "--push"]
-    env = os.environ | {"CODEGEN_LAB_HUB": str(local_hub)}
-    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    command += ["--local_hub", str(local_hub)]  # the recipe pushes to local/smoke on a local hub by default
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "tokens/s" in done.stdout
     assert (out / "checkpoint-step-1-epoch-1" / "adapter_model.safetensors").is_file()
     config = json.loads((out / "checkpoint-step-1-epoch-1" / "adapter_config.json").read_text())
     assert config["base_model_name_or_path"] == "embedded:smollm2"  # the name given, not the cache folder
-    assert Hub.from_env().list_branches("me/smoke") == ["main", "step-000001"]
+    assert Hub(root=local_hub).list_branches("local/smoke") == ["main", "step-000001"]

@@ -7,12 +7,15 @@ lives in ``training.hub_push``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
+import random
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -204,9 +207,24 @@ class EvaluateOnSave(TrainerCallback):
 
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
-            self.evaluator.evaluate(
-                checkpoint_path(args.output_dir, state.global_step, state.epoch), "validation"
-            )
+            with preserved_rng_state():  # the checkpoint's RNG state was saved before this: resume must match
+                self.evaluator.evaluate(
+                    checkpoint_path(args.output_dir, state.global_step, state.epoch), "validation"
+                )
+
+
+@contextlib.contextmanager
+def preserved_rng_state() -> Iterator[None]:
+    """Run a block (model loading, sampling) without moving the training's random streams."""
+    import numpy as np
+    import torch
+
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count()))
+    with torch.random.fork_rng(devices=devices):
+        yield
+    random.setstate(python_state)
+    np.random.set_state(numpy_state)
 
 
 class CheckpointCard(TrainerCallback):

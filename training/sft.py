@@ -61,6 +61,13 @@ class ScriptArguments:
     push: bool = field(
         default=False, metadata={"help": "Push every checkpoint to `hub_repo` (through codegen_lab.hub)."}
     )
+    local_hub: str | None = field(
+        default=None,
+        metadata={
+            "help": "Push to this local Hub-shaped folder (<root>/<repo_id>/<branch>/) instead of the real Hub; "
+            "default: CODEGEN_LAB_HUB, else the real Hub."
+        },
+    )
     push_retries: int = field(
         default=3, metadata={"help": "Attempts per push before it is reported as failed."}
     )
@@ -231,6 +238,7 @@ def main(script_args, training_args, model_args, command: str | None = None) -> 
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer, get_peft_config
 
+    from codegen_lab.hub import Hub
     from codegen_lab.models import resolve_model_path
     from datasets_scripts import load_training_splits
     from training.callbacks import read_json, update_run_state
@@ -281,7 +289,12 @@ def main(script_args, training_args, model_args, command: str | None = None) -> 
 
     is_main = training_args.process_index == 0
     pusher = (
-        HubPusher(script_args.hub_repo, retries=script_args.push_retries, backoff=script_args.push_backoff)
+        HubPusher(
+            script_args.hub_repo,
+            hub=Hub(root=Path(script_args.local_hub)) if script_args.local_hub else None,
+            retries=script_args.push_retries,
+            backoff=script_args.push_backoff,
+        )
         if script_args.push and is_main
         else None
     )

@@ -15,35 +15,12 @@ from tests.conftest import ARTIFACTS
 pytestmark = [pytest.mark.browser, pytest.mark.embedded]
 
 
-def random_embedded_adapter(out: Path, seed: int) -> None:
-    """A small random LoRA on the embedded model (answers still readable, but not the base's)."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    from codegen_lab.embedded import embedded_model_dir
-
-    torch.manual_seed(seed)
-    base = AutoModelForCausalLM.from_pretrained(embedded_model_dir())
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-    model = get_peft_model(base, config)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "lora_B" in name:
-                param.mul_(0.05)
-    model.save_pretrained(out)
-
-
 @pytest.fixture(scope="module")
 def adapters(tmp_path_factory) -> tuple[dict[str, str], Path]:
-    """Labels of a deep and a diverse adapter: the shipped demo adapters, else random ones in outputs/."""
+    """Labels of the shipped deep and diverse demo adapters, and an empty outputs/ for the app to scan."""
     demo = {c.arm: c.label for c in _scan(DEMO_ADAPTERS_DIR, "demo") if c.arm in ("deep", "diverse")}
-    outputs = tmp_path_factory.mktemp("outputs")
-    if len(demo) == 2:
-        return demo, outputs
-    for seed, arm in ((1, "deep"), (2, "diverse")):
-        random_embedded_adapter(outputs / f"{arm}-run" / "checkpoint-step-10-epoch-1", seed)
-    return {arm: f"local: {arm}-run/checkpoint-step-10-epoch-1" for arm in ("deep", "diverse")}, outputs
+    assert set(demo) == {"deep", "diverse"}, f"the demo adapters are missing from {DEMO_ADAPTERS_DIR}"
+    return demo, tmp_path_factory.mktemp("outputs")
 
 
 def pick(page, dropdown: str, label: str, typed: str = "", prefix: bool = False) -> None:

@@ -26,18 +26,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evaluation.benchmark import load_benchmark  # noqa: E402
+from evaluation.benchmark import SHARED_BENCHMARK, load_benchmark  # noqa: E402
 from evaluation.extract import extract_code  # noqa: E402
 from evaluation.judge import JudgeJob, judge  # noqa: E402
 from evaluation.sandbox import ADDRESS_HEADROOM_MB, resolve_mode, sandbox_python  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 GENERATIONS = SHARED / "reference" / "course_generations.jsonl"
-BENCHMARK = SHARED / "benchmarks" / "lcb_v5_atcoder_easy_2408_2502.jsonl"
 
 
 def load_jobs(limit: int | None) -> list[JudgeJob]:
-    benchmark = load_benchmark(str(BENCHMARK), test_scope="public-only")  # with its errata, as `rejudge` does
+    benchmark = load_benchmark(
+        str(SHARED_BENCHMARK), test_scope="public-only"
+    )  # with its errata, as `rejudge` does
     public = {problem.question_id: problem.public_tests for problem in benchmark.problems}
     rows = [json.loads(line) for line in GENERATIONS.read_text().splitlines()][:limit]
     return [JudgeJob(extract_code(row["model_output_raw"])[0], public[row["question_id"]]) for row in rows]

@@ -11,15 +11,15 @@ import pytest
 
 from evaluation.benchmark import (
     HUB_DATASET,
+    SHARED_BENCHMARK,
     STUDY_PRESET,
     BenchmarkError,
     encode_private_tests,
     load_benchmark,
     parse_row,
 )
-from tests.conftest import SHARED
 
-SHARED_FILE = SHARED / "benchmarks" / "lcb_v5_atcoder_easy_2408_2502.jsonl"
+SHARED_FILE = SHARED_BENCHMARK
 
 
 def shared_rows() -> list[dict]:

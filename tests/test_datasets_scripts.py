@@ -22,9 +22,9 @@ from datasets_scripts import (
     split_by_column,
     to_conversation,
 )
+from evaluation.benchmark import SHARED_BENCHMARK
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_BENCHMARK = REPO_ROOT.parent / "shared" / "benchmarks" / "lcb_v5_atcoder_easy_2408_2502.jsonl"
 SAMPLE_CASE = re.compile(r"Sample Input (\d+)\n(.*?)\n\nSample Output \1\n(.*?)(?=\n\nSample Input|\Z)", re.S)
 
 

@@ -9,10 +9,11 @@ import sys
 import pytest
 
 from codegen_lab import BASE_ADAPTER
+from evaluation.benchmark import SHARED_BENCHMARK
 from evaluation.results import ResultsWriter, problem_record, read_results, results_path
-from tests.conftest import REPO_ROOT, SHARED, build_tiny_adapter
+from tests.conftest import REPO_ROOT, build_tiny_adapter
 
-BENCH = str(SHARED / "benchmarks" / "lcb_v5_atcoder_easy_2408_2502.jsonl")
+BENCH = str(SHARED_BENCHMARK)
 
 
 def cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:

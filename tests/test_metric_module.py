@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT, SHARED
+from evaluation.benchmark import SHARED_BENCHMARK
+from tests.conftest import REPO_ROOT
 
 METRIC = REPO_ROOT / "evaluation" / "metric" / "lcb_pass_at_k.py"
 LEAP_YEAR = "y = int(input())\nprint(366 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 365)\n"
@@ -43,7 +44,7 @@ def test_metric_loads_offline_from_the_repo_path_and_scores_with_the_judge(tmp_p
     env.pop("PYTHONPATH", None)
     # run outside the repo: the cached copy of the module must still find the project's judge
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(METRIC), str(SHARED / "benchmarks" / "lcb_v5_atcoder_easy_2408_2502.jsonl"),
+        [sys.executable, "-c", SCRIPT, str(METRIC), str(SHARED_BENCHMARK),
          json.dumps(LEAP_YEAR)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip

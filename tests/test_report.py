@@ -11,9 +11,10 @@ import pytest
 
 from codegen_lab import naming
 from codegen_lab.hub import Hub
+from evaluation.benchmark import SHARED_BENCHMARK
 from model_cards.report import ReportArguments, write_report
 from model_cards.report_data import ReportInputError
-from tests.conftest import REPO_ROOT, SHARED
+from tests.conftest import REPO_ROOT
 from tests.report_inputs import COURSE, build, course_results, run_folder
 
 SHIPPED_COURSE = REPO_ROOT / "results" / "course"
@@ -205,7 +206,7 @@ def test_report_from_two_real_smoke_runs(tmp_path):
     runs = []
     for arm in ("deep", "diverse"):
         out = tmp_path / "outputs" / f"{arm}-smoke"
-        bench = str(SHARED / "benchmarks" / "lcb_v5_atcoder_easy_2408_2502.jsonl")
+        bench = str(SHARED_BENCHMARK)
         flags = {
             "dataset": f"sample:{arm}",
             "output_dir": str(out),

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from evaluation.benchmark import SHARED_BENCHMARK
 from evaluation.results import (
     SCHEMA,
     ResultsError,
@@ -133,9 +134,8 @@ def test_resume_after_kill_redoes_nothing_and_loses_nothing(tiny_model_dir, tiny
 def test_should_stop_keeps_finished_problems_and_a_rerun_completes(tiny_model_dir, tiny_adapters, tmp_path):
     from evaluation.api import evaluate_models
     from evaluation.benchmark import load_benchmark
-    from tests.conftest import SHARED
 
-    bench = load_benchmark(str(SHARED / "benchmarks" / "lcb_v5_atcoder_easy_2408_2502.jsonl"), limit=4)
+    bench = load_benchmark(str(SHARED_BENCHMARK), limit=4)
     progress = []
     common = dict(include_base=True, max_new_tokens=8, batch_size=1)
     first = evaluate_models(

@@ -38,6 +38,12 @@ def write_rows(path, rows):
     return path
 
 
+def rejudge_command(bench, gens, out, *extra: str) -> list[str]:
+    """The CLI as a user types it, run in a real subprocess."""
+    command = [sys.executable, "-m", "evaluation", "rejudge", "--benchmark", str(bench)]
+    return [*command, "--generations", str(gens), "--out", str(out), *extra]
+
+
 def test_rejudge_rows(bench, tmp_path, capsys):
     gens = write_rows(
         tmp_path / "gens.jsonl",
@@ -68,21 +74,7 @@ def test_rejudge_rows(bench, tmp_path, capsys):
 def test_bad_input_names_the_row(bench, tmp_path):
     gens = write_rows(tmp_path / "gens.jsonl", [{"question_id": "t_a", "code": GOOD}, {"question_id": "zz"}])
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "evaluation",
-            "rejudge",
-            "--benchmark",
-            str(bench),
-            "--generations",
-            str(gens),
-            "--out",
-            str(tmp_path / "v.jsonl"),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
+        rejudge_command(bench, gens, tmp_path / "v.jsonl"), cwd=REPO_ROOT, capture_output=True, text=True
     )
     assert done.returncode == 2
     assert "line 2" in done.stdout + done.stderr and "'zz'" in done.stdout + done.stderr
@@ -96,22 +88,7 @@ def test_resume_after_kill(bench, tmp_path):
     )
     out = tmp_path / "v.jsonl"
     partial = tmp_path / "v.jsonl.partial"
-    command = [
-        sys.executable,
-        "-m",
-        "evaluation",
-        "rejudge",
-        "--benchmark",
-        str(bench),
-        "--generations",
-        str(gens),
-        "--out",
-        str(out),
-        "--workers",
-        "1",
-        "--timeout",
-        "5",
-    ]
+    command = rejudge_command(bench, gens, out, "--workers", "1", "--timeout", "5")
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline and (not partial.exists() or len(partial.read_text().splitlines()) < 2):

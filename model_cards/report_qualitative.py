@@ -30,27 +30,25 @@ def unavailable_reason(checkpoints: dict[str, Checkpoint]) -> str | None:
 def answer_prompts(
     checkpoints: dict[str, Checkpoint], max_new_tokens: int, prompts: list[str] = PROMPTS
 ) -> list:
-    """[{prompt, answers: {run: text}}]: one base loaded once, each run's adapter switched in by name."""
-    import torch
-    from tqdm import tqdm
-
+    """[{prompt, answers: {run: text}}]: one base loaded once, every (prompt, run) pair in mixed-adapter
+    batches, decoded exactly as the benchmark decodes (evaluation.generate, greedy)."""
     from codegen_lab import SYSTEM_PROMPT
     from codegen_lab.models import load_model
+    from evaluation.generate import Request, generate
 
     base = next(iter(checkpoints.values())).base
     adapter_names = {run: f"run{i}" for i, run in enumerate(checkpoints)}
     model, tokenizer = load_model(base, {adapter_names[run]: c.adapter for run, c in checkpoints.items()})
-    results = []
-    for prompt in tqdm(prompts, desc="qualitative prompts"):
-        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
-        batch = tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        ).to(model.device)
-        answers = {}
-        for run in checkpoints:
-            model.set_adapter(adapter_names[run])
-            with torch.no_grad():
-                out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False)
-            answers[run] = tokenizer.decode(out[0, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-        results.append({"prompt": prompt, "answers": answers})
-    return results
+    pairs = [(prompt, run) for prompt in prompts for run in checkpoints]
+    requests = [
+        Request(
+            [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}],
+            adapter_names[run],
+        )
+        for prompt, run in pairs
+    ]
+    outputs = generate(model, tokenizer, requests, max_new_tokens=max_new_tokens)
+    answers = {prompt: {} for prompt in prompts}
+    for (prompt, run), (text,) in zip(pairs, outputs, strict=True):
+        answers[prompt][run] = text
+    return [{"prompt": prompt, "answers": answers[prompt]} for prompt in prompts]

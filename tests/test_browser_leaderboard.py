@@ -37,7 +37,7 @@ def _wait_for_image(page, elem_id: str) -> None:
 
 
 @pytest.mark.browser
-def test_leaderboard_and_benchmark_tabs(tmp_path, app_server, browser_page):
+def test_leaderboard_and_benchmark_tabs(tmp_path, app_server, browser_page, monkeypatch):
     outputs = tmp_path / "outputs"
     for run, arm, counts in (("deep-run", "deep", (2, 4)), ("diverse-run", "diverse", (3, 6))):
         for step, n_solved in zip((100, 200), counts, strict=True):
@@ -52,7 +52,8 @@ def test_leaderboard_and_benchmark_tabs(tmp_path, app_server, browser_page):
     page.goto(url)
     page.get_by_role("tab", name="Leaderboard").click()
 
-    shipped = ResultsStore.from_env().rows()  # the study's 18 checkpoints and 16 LCB models
+    monkeypatch.setenv("CODEGEN_LAB_OUTPUTS", str(tmp_path / "no-outputs"))  # not the developer's own runs
+    shipped = ResultsStore.from_env().rows()  # the study's 18 checkpoints, 16 LCB models, the demo adapters
     n_rows = len(shipped) + 4
     _wait_for_text(page, "#leaderboard-status", f"{n_rows} of {n_rows} evaluated")
     for plot in ("leaderboard-steps", "leaderboard-heatmap", "leaderboard-loss"):

@@ -3,8 +3,6 @@
 import json
 from collections import Counter
 
-import pytest
-
 from evaluation.extract import extract_code
 from tests.conftest import SHARED
 
@@ -42,7 +40,6 @@ def test_whole_trimmed_none():
     )  # a broken program is not trimmed into a stub
 
 
-@pytest.mark.skipif(not GENERATIONS.is_file(), reason="needs ../shared")
 def test_real_published_generations():
     rows = [json.loads(line) for line in GENERATIONS.read_text().splitlines()]
     results = [extract_code(row["model_output_raw"]) for row in rows]

@@ -55,7 +55,6 @@ def test_report_from_course_results_is_checked_and_deterministic(tmp_path):
         assert file.read_bytes() == (tmp_path / "b" / "report" / file.name).read_bytes(), file.name
 
 
-@pytest.mark.skipif(not SHIPPED_COURSE.is_dir(), reason="results/course/ has not been shipped yet")
 def test_shipped_course_report_matches_the_shipped_results(tmp_path):
     fresh = build([SHIPPED_COURSE], tmp_path / "course", no_qualitative=True, reference=str(COURSE))
     assert sum(fresh["harness"]["counts"].values()) == 738

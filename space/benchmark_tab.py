@@ -42,6 +42,7 @@ class Progress:
     total: int
     n_passed: int
     finished: bool = False
+    cancelling: bool = False
     cancelled: bool = False
     results_file: Path | None = None
     pass_at_1: float | None = None
@@ -71,7 +72,8 @@ def run_benchmark(
     """Evaluate one model (``adapter`` = a spec, or BASE_ADAPTER for the base) and yield its progress.
 
     The evaluation runs in a worker thread; setting ``stop`` (or closing this generator) ends it after
-    the current batch, with the finished problems kept for a resume. Errors are re-raised here.
+    the current batch, with the finished problems kept for a resume, and a ``cancelling`` step is
+    yielded as soon as the flag is seen. Errors are re-raised here.
     """
     from evaluation.api import evaluate_models
 
@@ -97,13 +99,20 @@ def run_benchmark(
     worker = threading.Thread(target=work, name=f"benchmark-{model_name}", daemon=True)
     worker.start()
     last = Progress(0, len(benchmark.problems), 0)
+    announced = False
     try:
         while True:
-            kind, payload = events.get()
+            if stop.is_set() and not announced:
+                announced = True
+                yield Progress(last.done, last.total, last.n_passed, cancelling=True)
+            try:
+                kind, payload = events.get(timeout=0.2)
+            except queue.Empty:
+                continue
             if kind == "error":
                 raise payload
             if kind == "progress":
-                last = Progress(*payload)
+                last = Progress(*payload, cancelling=announced)
                 yield last
                 continue
             path = next(iter(payload.values()), None)
@@ -113,7 +122,14 @@ def run_benchmark(
                 from evaluation.results import read_results
 
                 pass_at_1 = read_results(path)["metrics"]["pass@1"]
-                yield Progress(last.total, last.total, last.n_passed, True, False, path, pass_at_1)
+                yield Progress(
+                    last.total,
+                    last.total,
+                    last.n_passed,
+                    finished=True,
+                    results_file=path,
+                    pass_at_1=pass_at_1,
+                )
             return
     finally:
         stop.set()
@@ -126,6 +142,11 @@ def describe(progress: Progress, model_name: str) -> str:
         return (
             f"Cancelled {model_name} after {progress.done}/{progress.total} problems "
             f"({progress.n_passed} solved). Finished problems are kept: run it again to resume."
+        )
+    if progress.cancelling:
+        return (
+            f"Cancelling {model_name} after the current batch ({progress.done}/{progress.total} judged so "
+            "far)… finished problems are kept."
         )
     if progress.finished:
         return (
@@ -202,12 +223,17 @@ class BenchmarkRunner:
             steps.close()
             self.stops.pop(request.session_hash, None)
 
-    def cancel(self, request: gr.Request) -> str:
+    def cancel(self, request: gr.Request) -> None:
+        """Set this session's stop flag; the run's own stream then says "Cancelling…" and "Cancelled…".
+
+        The status line has one writer, the run, so a Cancel reply that arrives late can never overwrite
+        the final line; with nothing running the answer is a toast.
+        """
         stop = self.stops.get(request.session_hash)
         if stop is None:
-            return "Nothing is running."
+            gr.Info("Nothing is running.")
+            return
         stop.set()
-        return "Cancelling after the current batch… finished problems are kept."
 
 
 def build_benchmark_tab(
@@ -270,5 +296,5 @@ def build_benchmark_tab(
         concurrency_limit=1,
         concurrency_id="benchmark",
     )
-    cancel_button.click(runner.cancel, None, status, queue=False)
+    cancel_button.click(runner.cancel, None, None, concurrency_limit=None)
     return runner

@@ -57,6 +57,8 @@ class CancelDuringFirstBatch(threading.Event):
         self.asked = 0
 
     def is_set(self) -> bool:
+        if threading.current_thread() is threading.main_thread():  # the tab's own loop, not generation
+            return super().is_set()
         self.asked += 1
         return super().is_set() or self.asked > 1
 
@@ -101,9 +103,10 @@ def test_cancel_keeps_a_partial_that_the_next_run_resumes(tiny_model_dir, tmp_pa
     assert not partial.exists()
 
 
-def test_cancel_without_a_run_and_unknown_inputs(tiny_model_dir, tmp_path):
+def test_cancel_without_a_run_and_unknown_inputs(tiny_model_dir, tmp_path, capsys):
     runner = BenchmarkRunner(str(tiny_model_dir), lambda: {}, out_dir=tmp_path)
-    assert runner.cancel(gr.Request(session_hash="nobody")) == "Nothing is running."
+    runner.cancel(gr.Request(session_hash="nobody"))
+    assert "Nothing is running." in capsys.readouterr().out  # gr.Info prints outside a request
     for model, label in (("", "quick"), ("x", "no such benchmark")):
         try:
             next(runner.start(model, label, 16, gr.Request(session_hash="s"), progress=lambda *a, **k: None))
@@ -121,7 +124,7 @@ def test_tab_builds(tiny_model_dir, tmp_path):
     assert {"Model", "Benchmark", "Status"} <= labels
 
 
-def test_cancel_button_stops_only_its_session(tiny_model_dir, tmp_path):
+def test_cancel_button_stops_only_its_session(tiny_model_dir, tmp_path, capsys):
     runner = BenchmarkRunner(
         str(tiny_model_dir),
         lambda: {"base": BASE_ADAPTER},
@@ -131,9 +134,14 @@ def test_cancel_button_stops_only_its_session(tiny_model_dir, tmp_path):
     )
     run = runner.start("base", "two", 16, gr.Request(session_hash="mine"), progress=lambda *a, **k: None)
     assert next(run).startswith("Loading")
-    assert runner.cancel(gr.Request(session_hash="someone-else")) == "Nothing is running."
+    runner.cancel(gr.Request(session_hash="someone-else"))
+    assert "Nothing is running." in capsys.readouterr().out
+    assert not runner.stops["mine"].is_set()
     assert next(run).endswith("0 solved so far…")  # evaluate_models' first report, before the model loads
-    assert runner.cancel(gr.Request(session_hash="mine")).startswith("Cancelling")
-    last = list(run)[-1]
-    assert last.startswith("Cancelled") and "run it again to resume" in last
+    runner.cancel(gr.Request(session_hash="mine"))
+    rest = list(run)
+    # Written by the run itself: every line until the end says it is cancelling.
+    assert rest[0].startswith("Cancelling base after the current batch (0/2 judged so far)")
+    assert all(line.startswith("Cancelling") for line in rest[:-1])
+    assert rest[-1].startswith("Cancelled") and "run it again to resume" in rest[-1]
     assert runner.stops == {}

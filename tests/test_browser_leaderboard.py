@@ -90,8 +90,8 @@ def test_leaderboard_and_benchmark_tabs(tmp_path, app_server, browser_page, monk
     tokens.fill("32")
     tokens.press("Enter")
     page.locator("#benchmark-run").click()
-    page.wait_for_function(
-        "() => document.querySelector('#benchmark-status textarea').value.includes('0/5 problems judged')",
+    page.wait_for_function(  # polled every frame: a progress line lasts at least the model's load
+        "() => /[0-5]\\/5 problems judged/.test(document.querySelector('#benchmark-status textarea').value)",
         timeout=60_000,
     )
     page.locator("#benchmark-cancel").click()  # the run stops before its next batch

@@ -10,15 +10,16 @@ keeps its finished problems; starting the same run again resumes from them.
 from __future__ import annotations
 
 import os
-import queue
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
 from codegen_lab import BASE_ADAPTER
+from space.background import END, Report, stream_reports
 from space.results_store import OUTPUTS_ENV, REPO_ROOT
 
 DEFAULT_MAX_NEW_TOKENS = 1024  # evaluate_models' default, so Space runs compare with CLI runs
@@ -77,48 +78,36 @@ def run_benchmark(
     """
     from evaluation.api import evaluate_models
 
-    events: queue.Queue = queue.Queue()
     adapters = None if adapter in ("", BASE_ADAPTER) else {model_name: adapter}
 
-    def work() -> None:
-        try:
-            paths = evaluate_models(
-                base,
-                adapters,
-                benchmark,
-                out_dir,
-                max_new_tokens=max_new_tokens,
-                batch_size=batch_size,
-                on_progress=lambda done, total, passed: events.put(("progress", (done, total, passed))),
-                should_stop=stop.is_set,
-            )
-            events.put(("end", paths))
-        except Exception as err:  # re-raised in the caller's thread
-            events.put(("error", err))
+    def work(report: Report) -> dict[str, Path]:
+        return evaluate_models(
+            base,
+            adapters,
+            benchmark,
+            out_dir,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            on_progress=lambda done, total, passed: report("progress", (done, total, passed)),
+            should_stop=stop.is_set,
+        )
 
-    worker = threading.Thread(target=work, name=f"benchmark-{model_name}", daemon=True)
-    worker.start()
     last = Progress(0, len(benchmark.problems), 0)
     announced = False
-    try:
-        while True:
+    reports = stream_reports(work, stop, name=f"benchmark-{model_name}", poll=0.2)
+    with closing(reports):  # closing this generator stops the run after the current batch
+        for kind, payload in reports:
             if stop.is_set() and not announced:
                 announced = True
                 yield Progress(last.done, last.total, last.n_passed, cancelling=True)
-            try:
-                kind, payload = events.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if kind == "error":
-                raise payload
             if kind == "progress":
                 last = Progress(*payload, cancelling=announced)
                 yield last
-                continue
-            path = next(iter(payload.values()), None)
-            if path is None:
-                yield Progress(last.done, last.total, last.n_passed, finished=True, cancelled=True)
-            else:
+            elif kind == END:
+                path = next(iter(payload.values()), None)
+                if path is None:
+                    yield Progress(last.done, last.total, last.n_passed, finished=True, cancelled=True)
+                    return
                 from evaluation.results import read_results
 
                 pass_at_1 = read_results(path)["metrics"]["pass@1"]
@@ -130,10 +119,6 @@ def run_benchmark(
                     results_file=path,
                     pass_at_1=pass_at_1,
                 )
-            return
-    finally:
-        stop.set()
-        worker.join()
 
 
 def describe(progress: Progress, model_name: str) -> str:

@@ -7,15 +7,16 @@ one generation (and any adapter loading) on the model at a time; a stop event en
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 
 from codegen_lab import BASE_ADAPTER, SYSTEM_PROMPT
 from codegen_lab.models import ModelLoadError, attach_adapters, load_base
+from space.background import END, Report, stream_reports
 
 MAX_PROMPT_CHARS = 8000
 MAX_CONTEXT_TOKENS = 4096
@@ -47,17 +48,17 @@ def cap_prompt(text: str, limit: int | None = None) -> tuple[str, str | None]:
 
 
 class _RowStreamer:
-    """A ``generate`` streamer that hands each step's tokens (one per batch row) to a queue."""
+    """A ``generate`` streamer that reports each step's tokens (one per batch row)."""
 
-    def __init__(self, out: queue.Queue):
-        self.out = out
+    def __init__(self, report: Report):
+        self.report = report
         self.seen_prompt = False
 
     def put(self, value) -> None:
         if not self.seen_prompt:  # the first call carries the prompt ids
             self.seen_prompt = True
             return
-        self.out.put(("tokens", value.reshape(-1).tolist()))
+        self.report("tokens", value.reshape(-1).tolist())
 
     def end(self) -> None:
         pass
@@ -144,26 +145,21 @@ class Engine:
         """
         stop = stop or threading.Event()
         halt = threading.Event()  # set when this consumer goes away; ``stop`` stays the caller's
-        events: queue.Queue = queue.Queue()
-        worker = threading.Thread(
-            target=self._generate, args=(panes, settings, (stop, halt), events), daemon=True
+        reports = stream_reports(
+            lambda report: self._generate(panes, settings, (stop, halt), report), halt, name="arena-generate"
         )
-        worker.start()
         n = len(panes)
         ids: list[list[int]] = [[] for _ in range(n)]
         texts, done = [""] * n, [False] * n
         first_at: list[float | None] = [None] * n
-        try:
-            while True:
-                kind, payload = events.get()
-                if kind == "error":
-                    raise payload
-                if kind == "end":
+        with closing(reports):  # a consumer that goes away (closed tab, error) ends the generation
+            for kind, step_tokens in reports:
+                if kind == END:
                     texts = [self.tokenizer.decode(row, skip_special_tokens=True) for row in ids]
                     yield StreamUpdate(list(texts), [len(r) for r in ids], [True] * n, list(first_at))
                     return
                 now = time.perf_counter()
-                for row, token in enumerate(payload):
+                for row, token in enumerate(step_tokens):
                     if done[row]:
                         continue
                     if token in self.eos_ids:
@@ -176,11 +172,8 @@ class Engine:
                     if not text.endswith("\ufffd"):  # wait for the rest of a multi-byte character
                         texts[row] = text
                 yield StreamUpdate(list(texts), [len(r) for r in ids], list(done), list(first_at))
-        finally:
-            halt.set()  # a consumer that goes away (closed tab, error) ends the generation
-            worker.join()
 
-    def _generate(self, panes, settings: GenerationSettings, stops, events: queue.Queue) -> None:
+    def _generate(self, panes, settings: GenerationSettings, stops, report: Report) -> None:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
@@ -189,32 +182,28 @@ class Engine:
                 stopped = any(event.is_set() for event in stops)
                 return torch.full((input_ids.shape[0],), stopped, dtype=torch.bool, device=input_ids.device)
 
-        try:
-            with self.lock:
-                specs = {spec for spec, _ in panes}
-                names = [self._adapter_name(spec, specs) for spec, _ in panes]
-                prompts = [
-                    self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-                    for _, messages in panes
-                ]
-                batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-                batch = batch.to(self.model.device)
-                sampling = (
-                    {"do_sample": True, "temperature": settings.temperature, "top_p": 0.95}
-                    if settings.temperature > 0
-                    else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        with self.lock:
+            specs = {spec for spec, _ in panes}
+            names = [self._adapter_name(spec, specs) for spec, _ in panes]
+            prompts = [
+                self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+                for _, messages in panes
+            ]
+            batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+            batch = batch.to(self.model.device)
+            sampling = (
+                {"do_sample": True, "temperature": settings.temperature, "top_p": 0.95}
+                if settings.temperature > 0
+                else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+            )
+            extra = {"adapter_names": names} if self.adapters else {}
+            with torch.inference_mode():
+                self.model.generate(
+                    **batch,
+                    **sampling,
+                    **extra,
+                    max_new_tokens=settings.max_new_tokens,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    streamer=_RowStreamer(report),
+                    stopping_criteria=StoppingCriteriaList([_Stop()]),
                 )
-                extra = {"adapter_names": names} if self.adapters else {}
-                with torch.inference_mode():
-                    self.model.generate(
-                        **batch,
-                        **sampling,
-                        **extra,
-                        max_new_tokens=settings.max_new_tokens,
-                        pad_token_id=self.tokenizer.pad_token_id,
-                        streamer=_RowStreamer(events),
-                        stopping_criteria=StoppingCriteriaList([_Stop()]),
-                    )
-            events.put(("end", None))
-        except Exception as err:  # handed to the consumer, which re-raises it in the session's thread
-            events.put(("error", err))

@@ -8,6 +8,8 @@
     stop-at-first-failure), verdicts checked identical. Target >= 10x.
 (b) Wall time of our judge on all programs vs the floor the time limit sets: looping programs x limit /
     workers. Target <= 1.25x.
+(c) Latency of a one-program judge call (the Arena's Judge button) with fresh workers vs the workers
+    the judge keeps between calls.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evaluation.benchmark import SHARED_BENCHMARK, load_benchmark  # noqa: E402
 from evaluation.extract import extract_code  # noqa: E402
-from evaluation.judge import JudgeJob, judge  # noqa: E402
+from evaluation.judge import POOL, JudgeJob, judge  # noqa: E402
 from evaluation.sandbox import ADDRESS_HEADROOM_MB, resolve_mode, sandbox_python  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
@@ -111,6 +114,7 @@ def main() -> None:
     )
 
     finishing = [jobs[i] for i in range(len(jobs)) if i not in set(looping)]
+    POOL.close()  # (a) pays for starting its workers, as a single evaluation run does
     start = time.perf_counter()
     ours = judge(finishing, time_limit=args.time_limit, workers=args.workers)
     ours_wall = time.perf_counter() - start
@@ -144,6 +148,25 @@ def main() -> None:
         for i, v in enumerate(ours_all)
     )
     print(f"\npassed (all public tests AC): {passed_ours} of {len(jobs)}")
+    one_call_latency(finishing[0], args.time_limit)
+
+
+def one_call_latency(job: JudgeJob, time_limit: float, repeats: int = 10) -> None:
+    """(c) One program per call, as the Arena's Judge button and each generation batch call the judge."""
+    fresh, pooled = [], []
+    for _ in range(repeats):
+        POOL.close()
+        start = time.perf_counter()
+        judge([job], time_limit=time_limit, workers=1)
+        fresh.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        judge([job], time_limit=time_limit, workers=1)
+        pooled.append(time.perf_counter() - start)
+    fresh_s, pooled_s = statistics.median(fresh), statistics.median(pooled)
+    print(
+        f"\n(c) one-program judge call, median of {repeats}: fresh workers {1000 * fresh_s:.0f} ms, "
+        f"kept workers {1000 * pooled_s:.0f} ms; ratio {fresh_s / pooled_s:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 SANDBOX_ENV = "CODEGEN_LAB_SANDBOX"
@@ -133,12 +134,26 @@ def resolve_mode(mode: str | None = None) -> str:
     return mode
 
 
+@functools.cache
+def _spawner(pid: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
+
+
+def spawn(command: list[str], **popen_args) -> subprocess.Popen:
+    """Popen on one thread that lives as long as the process (a new one after a fork).
+
+    bwrap's --die-with-parent uses PR_SET_PDEATHSIG, which fires when the *thread* that started it
+    exits; started from a judging thread, a worker kept for the next call would be killed with it.
+    """
+    return _spawner(os.getpid()).submit(subprocess.Popen, command, **popen_args).result()
+
+
 class WorkerDied(Exception):
     pass
 
 
 class Worker:
-    """One zygote process; restarted transparently when it dies."""
+    """One zygote process; started on first use and again after it dies."""
 
     def __init__(self, mode: str | None = None):
         self.mode = resolve_mode(mode)
@@ -155,7 +170,7 @@ class Worker:
             os.chmod(scratch, 0o711)  # a private uid may enter its own working dir, not list others
             command, cwd = [python, "-I", str(HERE / "sandbox_worker.py")], scratch
             sweep = "uid" if private_uid is not None else "group"
-        self.process = subprocess.Popen(
+        self.process = spawn(
             command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -177,7 +192,13 @@ class Worker:
     def run(
         self, code: str, tests: list[list[str]], func_name: str | None, time_limit: float, memory_mb: int
     ) -> Iterator[dict]:
-        """Yield one {verdict, seconds, detail} per test run (stops after the first failure)."""
+        """Yield one {verdict, seconds, detail} per test run (stops after the first failure).
+
+        A worker found dead before the job (killed while idle) is restarted, so the job is not blamed;
+        one that dies during the job gives it an RE.
+        """
+        if self.process is not None and self.process.poll() is not None:
+            self.close()
         if self.process is None:
             self.start()
         job = {

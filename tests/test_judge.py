@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from evaluation.judge import JUDGE_VERSION, JudgeJob, TestCase, TestVerdict, judge, passed
+from evaluation.judge import JUDGE_VERSION, POOL, JudgeJob, TestCase, TestVerdict, judge, passed
 from evaluation.sandbox import SANDBOX_ENV, resolve_mode
 
 SUM = [TestCase("1 2\n", "3\n"), TestCase("10 20\n", "30\n")]
@@ -90,3 +90,28 @@ def test_mode_selection(monkeypatch):
     monkeypatch.setenv(SANDBOX_ENV, "chroot")
     with pytest.raises(ValueError, match="CODEGEN_LAB_SANDBOX"):
         resolve_mode()
+
+
+def test_workers_are_kept_between_calls_and_replaced_when_dead():
+    echo = [JudgeJob("print(input())", [TestCase("ok\n", "ok\n")])] * 4
+    assert all(passed(v, 1) for v in judge(echo, workers=2))
+    mode = resolve_mode()
+    first = {worker.process.pid for worker in POOL.idle[mode]}
+    assert len(first) == 2
+    assert all(passed(v, 1) for v in judge(echo, workers=2))
+    assert {worker.process.pid for worker in POOL.idle[mode]} == first  # reused, not restarted
+
+    POOL.idle[mode][0].process.kill()  # dies while idle (an OOM kill, say)
+    POOL.idle[mode][0].process.wait()
+    assert all(passed(v, 1) for v in judge(echo, workers=2))  # no program is blamed for it
+    assert len({worker.process.pid for worker in POOL.idle[mode]} - first) == 1
+
+
+def test_a_forked_child_does_not_share_the_parents_workers():
+    judge([JudgeJob("print(1)", [TestCase("", "1\n")])], workers=1)
+    assert POOL.idle[resolve_mode()]
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if POOL.idle == {} else 1)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert POOL.idle[resolve_mode()]  # the parent keeps its own

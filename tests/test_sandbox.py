@@ -3,6 +3,7 @@
 import os
 import socket
 import textwrap
+import threading
 
 import pytest
 
@@ -176,9 +177,11 @@ def test_worker_restarts_after_dying(mode):
     try:
         tests = [["1\n", "1\n", "stdin"]]
         assert [r["verdict"] for r in worker.run("print(input())", tests, None, 2.0, 256)] == ["AC"]
-        worker.process.kill()
+        worker.process.kill()  # dies while idle: the next job gets a fresh worker, not the blame
         worker.process.wait()
-        died = list(worker.run("print(input())", tests, None, 2.0, 256))
+        assert [r["verdict"] for r in worker.run("print(input())", tests, None, 2.0, 256)] == ["AC"]
+        threading.Timer(0.5, worker.process.kill).start()  # dies during a job: that job gets an RE
+        died = list(worker.run("import time\ntime.sleep(3)", tests, None, 5.0, 256))
         assert died[0]["verdict"] == "RE" and "died" in died[0]["detail"]
         assert [r["verdict"] for r in worker.run("print(input())", tests, None, 2.0, 256)] == ["AC"]
     finally:

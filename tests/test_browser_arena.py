@@ -98,8 +98,8 @@ def test_arena_two_adapters_stream_judge_and_every_tab(app_server, browser_page,
     page.get_by_role("tab", name="Leaderboard").click()
     page.get_by_text("deep_instruction").filter(visible=True).first.wait_for(timeout=30_000)
     page.get_by_text("Claude-3.7-Sonnet").filter(visible=True).first.wait_for()
-    page.wait_for_timeout(1000)
-    assert page.locator("img, canvas, svg.main-svg").count() >= 1  # the plots
+    for plot in ("leaderboard-steps", "leaderboard-heatmap", "leaderboard-loss"):  # rendered, however slow
+        page.locator(f"#{plot} img").first.wait_for(state="attached", timeout=30_000)
     shot(page, "leaderboard")
 
     page.get_by_role("tab", name="Study").click()

@@ -47,7 +47,7 @@ class JudgeJob:
 
 
 class WorkerPool:
-    """Idle sandbox workers kept between ``judge`` calls, so a call does not pay their start (~0.3 s).
+    """Idle sandbox workers kept between ``judge`` calls, so a call does not pay their start (~50 ms).
 
     A worker only ever holds its own zygote; every program still runs in a freshly forked child, so
     reusing workers across calls isolates programs exactly as reusing them across jobs of one call does.

@@ -67,36 +67,28 @@ def test_cancel_keeps_a_partial_that_the_next_run_resumes(tiny_model_dir, tmp_pa
     benchmark = load_study_benchmark("study", 2)
     out_dir = tmp_path / "results"
     partial = partial_path(results_path(out_dir, tiny_model_dir.name))  # the base is named after its folder
-    stop = CancelDuringFirstBatch()
-    steps = list(
-        run_benchmark(
-            str(tiny_model_dir),
-            "tiny-base",
-            BASE_ADAPTER,
-            benchmark,
-            out_dir,
-            stop,
-            batch_size=1,
-            max_new_tokens=16,
+
+    def run(stop: threading.Event) -> list:
+        return list(
+            run_benchmark(
+                str(tiny_model_dir),
+                "tiny-base",
+                BASE_ADAPTER,
+                benchmark,
+                out_dir,
+                stop,
+                batch_size=1,
+                max_new_tokens=16,
+            )
         )
-    )
+
+    steps = run(CancelDuringFirstBatch())
     assert steps[-1].cancelled and steps[-1].done == 1
     assert not results_path(out_dir, tiny_model_dir.name).exists()
     records = [json.loads(line) for line in partial.read_text().splitlines()[1:]]
     assert len(records) == 1 and records[0]["question_id"] in ("abc365_a", "abc365_b")
 
-    resumed = list(
-        run_benchmark(
-            str(tiny_model_dir),
-            "tiny-base",
-            BASE_ADAPTER,
-            benchmark,
-            out_dir,
-            threading.Event(),
-            batch_size=1,
-            max_new_tokens=16,
-        )
-    )
+    resumed = run(threading.Event())
     assert (resumed[0].done, resumed[0].total) == (1, 2)  # the first problem was not generated again
     assert resumed[-1].finished and not resumed[-1].cancelled
     assert len(read_results(resumed[-1].results_file)["problems"]) == 2

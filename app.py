@@ -1,12 +1,10 @@
 """codegen-lora-lab Space: `python app.py` (or `make app`) serves it on http://127.0.0.1:7860.
 
     BASE_MODEL=Qwen/Qwen2.5-Coder-1.5B-Instruct python app.py    # another base (default: embedded:smollm2)
-    HOST=0.0.0.0 PORT=7860 python app.py                          # where to listen
+    GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=7860 python app.py   # where to listen (Gradio's own variables)
 
 On a ZeroGPU Space (the `spaces` package is installed there) generation runs under `spaces.GPU`.
 """
-
-import os
 
 try:  # ZeroGPU wants `spaces` imported before torch
     import spaces
@@ -21,9 +19,8 @@ if __name__ == "__main__":
     if spaces is not None:
         engine.stream = spaces.GPU(duration=120)(engine.stream)
     demo = build_demo(engine)
+    # Host and port are Gradio's to decide (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT; a Space sets them).
     demo.queue(default_concurrency_limit=2, max_size=64).launch(
-        server_name=os.environ.get("HOST", "127.0.0.1"),
-        server_port=int(os.environ.get("PORT", "7860")),
         ssr_mode=False,
         show_error=True,
         css=CSS,

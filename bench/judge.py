@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evaluation.benchmark import SHARED_BENCHMARK, load_benchmark  # noqa: E402
+from evaluation.benchmark import STUDY_BENCHMARK, load_benchmark  # noqa: E402
 from evaluation.extract import extract_code  # noqa: E402
 from evaluation.judge import POOL, JudgeJob, judge  # noqa: E402
 from evaluation.sandbox import ADDRESS_HEADROOM_MB, resolve_mode, sandbox_python  # noqa: E402
@@ -40,7 +40,7 @@ GENERATIONS = SHARED / "reference" / "course_generations.jsonl"
 
 def load_jobs(limit: int | None) -> list[JudgeJob]:
     benchmark = load_benchmark(
-        str(SHARED_BENCHMARK), test_scope="public-only"
+        str(STUDY_BENCHMARK), test_scope="public-only"
     )  # with its errata, as `rejudge` does
     public = {problem.question_id: problem.public_tests for problem in benchmark.problems}
     rows = [json.loads(line) for line in GENERATIONS.read_text().splitlines()][:limit]

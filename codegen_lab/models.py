@@ -1,17 +1,18 @@
 """Resolve and load a base model with its tokenizer, and attach LoRA adapters to it by name.
 
 A base model is a Hub id (``Qwen/Qwen2.5-Coder-1.5B-Instruct``, optionally ``@revision``), a local
-folder, or the embedded alias ``embedded:smollm2``. An adapter is a local folder or
+folder, or an embedded alias (``embedded:smollm2``, ``embedded:qwen2.5-coder-1.5b``). An adapter is a local folder or
 ``repo_id@revision``. Several adapters share one base; ``"__base__"`` selects none of them.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 
-from codegen_lab import EMBEDDED_MODEL
+from codegen_lab import EMBEDDED_ALIASES
 from codegen_lab.hub import Hub, HubError
 
 
@@ -23,8 +24,19 @@ def pick_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+DTYPE_ENV = "CODEGEN_LAB_DTYPE"  # float32 | bfloat16 | float16 | auto (default)
+
+
 def pick_dtype(device: str) -> torch.dtype:
-    """bf16 where the hardware computes it natively, else fp16 on old GPUs and fp32 on old CPUs."""
+    """bf16 where the hardware computes it natively, else fp16 on old GPUs and fp32 on old CPUs.
+
+    ``CODEGEN_LAB_DTYPE`` overrides the choice (``float32`` runs the AVX2-only machines' path anywhere).
+    """
+    forced = os.environ.get(DTYPE_ENV, "auto")
+    if forced != "auto":
+        if forced not in ("float32", "bfloat16", "float16"):
+            raise ModelLoadError(f"{DTYPE_ENV}={forced!r}: use float32, bfloat16, float16 or auto.")
+        return getattr(torch, forced)
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if _cpu_has_native_bf16() else torch.float32
@@ -48,10 +60,13 @@ def split_revision(name: str) -> tuple[str, str | None]:
 
 def resolve_model_path(name: str, hub: Hub | None = None) -> Path:
     """A local folder for a base model name: the embedded alias, a folder, or a Hub repo."""
-    if name == EMBEDDED_MODEL:
-        from codegen_lab.embedded import embedded_model_dir
+    if name.startswith("embedded:"):
+        from codegen_lab.embedded import EmbeddedModelError, embedded_model_dir
 
-        return embedded_model_dir()
+        try:
+            return embedded_model_dir(name)
+        except EmbeddedModelError as err:
+            raise ModelLoadError(str(err)) from err
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -60,7 +75,7 @@ def resolve_model_path(name: str, hub: Hub | None = None) -> Path:
     repo_id, revision = split_revision(name)
     if repo_id.count("/") != 1:
         raise ModelLoadError(
-            f"Base model {name!r} is neither a folder, the embedded alias {EMBEDDED_MODEL!r}, nor a Hub id "
+            f"Base model {name!r} is neither a folder, an embedded alias ({', '.join(EMBEDDED_ALIASES)}), nor a Hub id "
             "like 'Qwen/Qwen2.5-Coder-1.5B-Instruct'."
         )
     return (hub or Hub.from_env()).download(repo_id, revision or "main")
@@ -123,10 +138,14 @@ def attach_adapters(model, adapters: dict[str, str], hub: Hub | None = None):
 
 
 def load_model(
-    base: str, adapters: dict[str, str] | None = None, device: str | None = None, hub: Hub | None = None
+    base: str,
+    adapters: dict[str, str] | None = None,
+    device: str | None = None,
+    hub: Hub | None = None,
+    dtype: torch.dtype | None = None,
 ):
     """A base with any number of named adapters, ready for ``generate(..., adapter_names=[...])``."""
-    model, tokenizer = load_base(base, device=device, hub=hub)
+    model, tokenizer = load_base(base, device=device, dtype=dtype, hub=hub)
     if adapters:
         model = attach_adapters(model, adapters, hub=hub)
     return model, tokenizer

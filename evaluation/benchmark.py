@@ -18,7 +18,7 @@ import json
 import logging
 import pickle
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -27,9 +27,9 @@ from evaluation.judge import TestCase
 logger = logging.getLogger(__name__)
 
 HUB_DATASET = "livecodebench/code_generation_lite"
-SHARED_BENCHMARK = (
-    Path(__file__).resolve().parents[2] / "shared/benchmarks/lcb_v5_atcoder_easy_2408_2502.jsonl"
-)
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The study's 41 problems with their public tests, shipped with the project: the offline default.
+STUDY_BENCHMARK = REPO_ROOT / "evaluation" / "data" / "lcb_v5_atcoder_easy_2408_2502.jsonl"
 _FILES = ["test.jsonl", "test2.jsonl", "test3.jsonl", "test4.jsonl", "test5.jsonl", "test6.jsonl"]
 RELEASE_FILES = {f"release_v{i}": _FILES[:i] for i in range(1, len(_FILES) + 1)} | {"release_latest": _FILES}
 STUDY_PRESET = "study"
@@ -45,12 +45,6 @@ PRESETS = {
     }
 }
 TEST_SCOPES = ("full", "public-only")
-# Known defects of public tests parsed from problem statements: (question_id, test index, the bad
-# expected output) -> the true expected output. Applied only where a row carries exactly the bad text,
-# and listed in the provenance of every result, so a corrected source is left untouched.
-ERRATA = {
-    ("abc372_a", 2, "There are also cases where all characters in S are ..\n"): "\n",
-}
 REQUIRED_FIELDS = (
     "question_id",
     "question_title",
@@ -95,8 +89,14 @@ class Benchmark:
 
 
 def default_benchmark_source() -> str:
-    """The shared 41-problem file next to the repo when present, else the Hub dataset."""
-    return str(SHARED_BENCHMARK) if SHARED_BENCHMARK.is_file() else HUB_DATASET
+    """The shipped 41-problem file (public tests only); the Hub dataset is one ``--benchmark`` away."""
+    return str(STUDY_BENCHMARK)
+
+
+def portable_name(path: Path) -> str:
+    """How a local benchmark file is recorded: its path in the repo, else its file name (never the machine's path)."""
+    path = path.resolve()
+    return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else path.name
 
 
 def load_benchmark(
@@ -135,7 +135,7 @@ def load_benchmark(
     local = Path(source).expanduser()
     if local.is_file():
         rows, revision = _read_local(local), _file_digest(local)
-        source = str(local)
+        where, source = str(local), portable_name(local)
         if filters.get("release"):
             notes.append(
                 f"release filter {filters['release']!r} not applied: a local file carries no release tag"
@@ -146,10 +146,11 @@ def load_benchmark(
         )
     else:
         rows, revision = _read_hub(source, filters.get("release") or "release_latest")
+        where = source
 
-    problems, errata = [], []
+    problems = []
     for number, row in enumerate(rows, 1):
-        problem = parse_row(row, where=f"{source} row {number}")
+        problem = parse_row(row, where=f"{where} row {number}")
         if filters.get("platform") and problem.platform != filters["platform"]:
             continue
         if filters.get("difficulty") and problem.difficulty != filters["difficulty"]:
@@ -157,7 +158,6 @@ def load_benchmark(
         contest_day = _parse_date(problem.contest_date[:10], f"contest_date of {problem.question_id}")
         if (start and contest_day < start) or (end and contest_day >= end):
             continue
-        errata += _apply_errata(problem)
         problems.append(problem)
     problems.sort(key=lambda p: (p.contest_date, p.question_id))
     if limit is not None:
@@ -169,7 +169,8 @@ def load_benchmark(
         notes.append(f"preset {preset!r} should give {expected} problems; this source gives {len(problems)}")
     n_private = sum(len(p.private_tests) for p in problems)
     if test_scope == "full" and problems and n_private == 0:
-        notes.append("the source has no private tests: the full scope is the public tests only")
+        notes.append("full scope asked, but the source has no private tests: judged on the public tests only")
+        test_scope = "public-only"  # the label says what was judged, whatever was asked
     for note in notes:
         logger.warning("Benchmark: %s.", note)
     provenance = {
@@ -183,24 +184,9 @@ def load_benchmark(
         "n_public_tests": sum(len(p.public_tests) for p in problems),
         "n_private_tests": n_private,
     }
-    if errata:
-        provenance["errata"] = errata
     if notes:
         provenance["warning"] = "; ".join(notes)
     return Benchmark(problems, provenance)
-
-
-def _apply_errata(problem: Problem) -> list[str]:
-    """Fix known-bad public tests in place; returns one note per fix."""
-    notes = []
-    for (qid, index, bad_output), good_output in ERRATA.items():
-        tests = problem.public_tests
-        if problem.question_id == qid and index < len(tests) and tests[index].output == bad_output:
-            tests[index] = replace(tests[index], output=good_output)
-            notes.append(
-                f"{qid} public test {index + 1}: expected output was statement prose, now {good_output!r}"
-            )
-    return notes
 
 
 def parse_row(row: dict, where: str = "row") -> Problem:

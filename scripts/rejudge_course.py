@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from codegen_lab import DEFAULT_BASE_MODEL  # noqa: E402
 from codegen_lab.naming import arm_of, parse_checkpoint_dirname, slugify  # noqa: E402
-from evaluation.benchmark import SHARED_BENCHMARK, STUDY_PRESET, load_benchmark  # noqa: E402
+from evaluation.benchmark import STUDY_BENCHMARK, STUDY_PRESET, load_benchmark  # noqa: E402
 from evaluation.judge import JUDGE_VERSION  # noqa: E402
 from evaluation.rejudge import rejudge  # noqa: E402
 from evaluation.results import build_results, package_versions, problem_record, write_json_atomic  # noqa: E402
@@ -31,7 +31,7 @@ GENERATIONS = REPO_ROOT.parent / "shared" / "reference" / "course_generations.js
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--generations", type=Path, default=GENERATIONS)
-    parser.add_argument("--benchmark", type=Path, default=SHARED_BENCHMARK)
+    parser.add_argument("--benchmark", type=Path, default=STUDY_BENCHMARK)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "results" / "course")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()

@@ -15,7 +15,7 @@ from codegen_lab import SYSTEM_PROMPT
 from codegen_lab.hub import HubError
 from codegen_lab.models import ModelLoadError
 from space import problems
-from space.catalog import model_choices
+from space.catalog import model_choices, opening_pair
 from space.engine import Engine, GenerationSettings, cap_prompt
 
 SYSTEM_CHOICES = [
@@ -152,11 +152,11 @@ class Arena:
         return [], [], [], [], "", "", ""
 
 
-def _pane(label: str, choices: list[tuple[str, str]], elem: str):
+def _pane(label: str, choices: list[tuple[str, str]], value: str, elem: str):
     with gr.Column():
         model = gr.Dropdown(
             choices,
-            value=choices[0][1],
+            value=value,
             label=f"{label} model",
             allow_custom_value=True,
             elem_id=f"{elem}-model",
@@ -169,15 +169,17 @@ def _pane(label: str, choices: list[tuple[str, str]], elem: str):
 def build_arena_tab(engine: Engine) -> None:
     """The Arena's components and events, inside the caller's ``gr.Tab``."""
     arena = Arena(engine)
-    choices = [(c.label, c.spec) for c in model_choices(engine.base)]
+    catalog = model_choices(engine.base)
+    choices = [(c.label, c.spec) for c in catalog]
+    deep, diverse = opening_pair(catalog)  # the study's question: deep left, diverse right
     with gr.Row(equal_height=False):
-        left_model, left_chat = _pane("Left", choices, "left")
-        right_model, right_chat = _pane("Right", choices, "right")
+        left_model, left_chat = _pane("Left", choices, deep, "left")
+        right_model, right_chat = _pane("Right", choices, diverse, "right")
     left_history, right_history = gr.State([]), gr.State([])
     notice = gr.Markdown("", elem_id="arena-notice")
-    prompt = gr.Textbox(
-        label="Prompt (sent to both panes)",
-        lines=4,
+    prompt = gr.Textbox(  # one line that grows: Enter sends (prompt.submit), Shift+Enter is a newline
+        label="Prompt (sent to both panes; Enter sends, Shift+Enter for a new line)",
+        lines=1,
         max_lines=12,
         elem_id="arena-prompt",
         placeholder="Ask for a program, or pick a benchmark problem below.",

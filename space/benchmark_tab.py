@@ -19,6 +19,7 @@ from pathlib import Path
 import gradio as gr
 
 from codegen_lab import BASE_ADAPTER
+from evaluation.benchmark import load_benchmark
 from space.background import END, Report, stream_reports
 from space.results_store import OUTPUTS_ENV, REPO_ROOT
 
@@ -47,16 +48,6 @@ class Progress:
     cancelled: bool = False
     results_file: Path | None = None
     pass_at_1: float | None = None
-
-
-def load_study_benchmark(preset: str, limit: int | None, source: str | None = None):
-    """The preset's problems; a source without hidden tests is labelled ``public-only``, as it is."""
-    from evaluation.benchmark import load_benchmark
-
-    benchmark = load_benchmark(source, preset, limit=limit)
-    if benchmark.provenance["n_private_tests"] == 0:
-        benchmark = load_benchmark(source, preset, limit=limit, test_scope="public-only")
-    return benchmark
 
 
 def run_benchmark(
@@ -182,7 +173,7 @@ class BenchmarkRunner:
         adapter = self.list_models().get(model_name, model_name)
         preset, limit = self.benchmarks[benchmark_label]
         try:
-            benchmark = load_study_benchmark(preset, limit, self.benchmark_source)
+            benchmark = load_benchmark(self.benchmark_source, preset, limit=limit)
         except ValueError as err:
             raise gr.Error(str(err)) from err
         stop = self.stops[request.session_hash] = threading.Event()

@@ -17,6 +17,7 @@ from codegen_lab.naming import arm_of, parse_checkpoint_dirname
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_ADAPTERS_DIR = REPO_ROOT / "demo" / "adapters"
 MODELS_YAML = Path(__file__).resolve().parent / "models.yaml"
+MODELS_ENV = "CODEGEN_LAB_MODELS"  # another models.yaml (Hub models and leaderboard repos)
 OUTPUTS_ENV = "CODEGEN_LAB_OUTPUTS"  # where local training runs live; default ./outputs
 
 
@@ -30,7 +31,10 @@ class ModelChoice:
     revision: str | None = None
     path: Path | None = None
     base_model: str | None = None  # what the adapter was trained on, when known
-    example: bool = False  # an illustrative Hub entry that may not exist
+
+
+def models_config() -> Path:
+    return Path(os.environ.get(MODELS_ENV, MODELS_YAML)).expanduser()
 
 
 def outputs_dir() -> Path:
@@ -74,34 +78,61 @@ def _scan(root: Path, source: str, max_depth: int = 3) -> list[ModelChoice]:
     return choices
 
 
-def hub_choices(path: Path = MODELS_YAML) -> list[ModelChoice]:
-    """The ``models:`` list of the YAML file: label, repo, revision, arm, base, example."""
+def hub_choices(path: Path | None = None) -> list[ModelChoice]:
+    """The ``models:`` list of the YAML file: label, repo, revision, arm, base."""
     import yaml
 
+    path = path or models_config()
     if not path.is_file():
         return []
     entries = (yaml.safe_load(path.read_text()) or {}).get("models") or []
     choices = []
     for entry in entries:
         revision = str(entry.get("revision") or "main")
-        example = bool(entry.get("example", False))
         label = entry.get("label") or f"{entry['repo']}@{revision}"
         choices.append(
             ModelChoice(
-                label=f"hub: {label}" + (" (example)" if example else ""),
+                label=f"hub: {label}",
                 spec=f"{entry['repo']}@{revision}",
                 source="hub",
                 arm=entry.get("arm") or arm_of(entry["repo"]),
                 repo=entry["repo"],
                 revision=revision,
                 base_model=entry.get("base"),
-                example=example,
             )
         )
     return choices
 
 
+def same_base(a: str, b: str) -> bool:
+    """Whether two base-model names are the same model (an embedded alias is its upstream Hub id)."""
+    from codegen_lab.embedded import EMBEDDED_MODELS
+
+    def upstream(name: str) -> str:
+        return EMBEDDED_MODELS[name].hub_id if name in EMBEDDED_MODELS else name.split("@")[0]
+
+    return upstream(a) == upstream(b)
+
+
 def model_choices(base_model: str) -> list[ModelChoice]:
-    """Base first, then demo adapters, local checkpoints and configured Hub models."""
+    """Base first, then the demo adapters and local checkpoints that fit it, then configured Hub models.
+
+    A local adapter trained on another base is left out (it could not be attached); a Hub entry is the
+    user's own configuration and is always listed.
+    """
     base = ModelChoice(label=f"base: {base_model}", spec=BASE_ADAPTER, source="base", arm="base")
-    return [base, *_scan(DEMO_ADAPTERS_DIR, "demo"), *_scan(outputs_dir(), "local"), *hub_choices()]
+    local = [*_scan(DEMO_ADAPTERS_DIR, "demo"), *_scan(outputs_dir(), "local")]
+    fitting = [c for c in local if c.base_model is None or same_base(c.base_model, base_model)]
+    return [base, *fitting, *hub_choices()]
+
+
+def opening_pair(choices: list[ModelChoice]) -> tuple[str, str]:
+    """The specs the Arena opens on: a deep model left, a diverse one right (configured Hub models before
+    the demo adapters, those before local runs); the base where an arm has no model."""
+    rank = {"hub": 0, "demo": 1, "local": 2, "base": 3}
+
+    def first(arm: str) -> str:
+        candidates = sorted((c for c in choices if c.arm == arm), key=lambda c: rank[c.source])
+        return candidates[0].spec if candidates else BASE_ADAPTER
+
+    return first("deep"), first("diverse")

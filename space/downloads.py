@@ -66,7 +66,7 @@ def build_downloads_tab(base_model: str) -> None:
     adapters = {c.spec: c for c in model_choices(base_model) if c.source != "base"}
     gr.Markdown(
         "Every adapter the Space knows: demo adapters, local checkpoints and the Hub models of "
-        "`space/models.yaml` (entries marked *example* are illustrations until you push your own runs)."
+        "`space/models.yaml` (your own runs, once pushed)."
     )
     gr.Dataframe(
         overview_rows(list(adapters.values())),
@@ -80,9 +80,8 @@ def build_downloads_tab(base_model: str) -> None:
             return "No adapter picked.", "", ""
         c = adapters[spec]
         source = f"Hub repo `{c.repo}`, branch `{c.revision}`" if c.repo else f"local folder `{c.path}`"
-        note = " — *example entry: this repo may not exist*" if c.example else ""
         return (
-            f"**{c.label}** · arm `{c.arm}` · {source}{note}",
+            f"**{c.label}** · arm `{c.arm}` · {source}",
             download_command(c),
             peft_snippet(c, base_model),
         )

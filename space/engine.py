@@ -68,14 +68,21 @@ class Engine:
     """One base model plus a bounded cache of named LoRA adapters, shared by every session."""
 
     def __init__(
-        self, base: str, *, max_adapters: int = 4, device: str | None = None, model=None, tokenizer=None
+        self,
+        base: str,
+        *,
+        max_adapters: int = 4,
+        device: str | None = None,
+        dtype=None,
+        model=None,
+        tokenizer=None,
     ):
         if max_adapters < 2:
             raise ValueError(f"max_adapters={max_adapters}: both panes need an adapter each, so at least 2.")
         self.base = base
         self.max_adapters = max_adapters
         if model is None:
-            model, tokenizer = load_base(base, device=device)
+            model, tokenizer = load_base(base, device=device, dtype=dtype)
         self.model, self.tokenizer = model, tokenizer
         self.tokenizer.padding_side = "left"
         self.adapters: OrderedDict[str, str] = OrderedDict()  # spec -> adapter name, least recent first

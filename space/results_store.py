@@ -21,6 +21,7 @@ from pathlib import Path
 
 from codegen_lab import naming
 from codegen_lab.hub import Hub, HubError
+from space.catalog import models_config
 
 logger = logging.getLogger(__name__)
 
@@ -252,7 +253,7 @@ class ResultsStore:
         return cls(
             results_dirs=[REPO_ROOT / "results", *extra],
             outputs_dir=Path(os.environ.get(OUTPUTS_ENV, REPO_ROOT / "outputs")),
-            models_config=REPO_ROOT / "space" / "models.yaml",
+            models_config=models_config(),
             reference=REPO_ROOT / "results" / REFERENCE_FILE,
         )
 

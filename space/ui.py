@@ -27,8 +27,17 @@ CSS = """
 """
 
 
+APP_BASE_MODEL = EMBEDDED_MODEL  # what `make app` serves when BASE_MODEL is not set
+
+
 def base_model_from_env() -> str:
-    return os.environ.get("BASE_MODEL") or EMBEDDED_MODEL
+    """``BASE_MODEL``, else the embedded default; where its package is not installed (a Space, which
+    installs requirements.txt only) the same model from the Hub."""
+    from codegen_lab.embedded import is_installed, lookup
+
+    if os.environ.get("BASE_MODEL"):
+        return os.environ["BASE_MODEL"]
+    return APP_BASE_MODEL if is_installed(APP_BASE_MODEL) else lookup(APP_BASE_MODEL).hub_id
 
 
 def build_demo(engine: Engine | None = None) -> gr.Blocks:

@@ -41,6 +41,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+def lan_address() -> str:
+    """This machine's own non-loopback IPv4 address (a UDP "connect" sends nothing), else loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("10.254.254.254", 1))
+            return sock.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -48,16 +58,19 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(env: dict[str, str] | None = None, *, timeout: float = 240.0) -> Iterator[str]:
-    """Serve ``app.py`` on a free local port with ``env`` added to this process's environment.
+def running_app(
+    env: dict[str, str] | None = None, *, timeout: float = 240.0, host: str = "127.0.0.1"
+) -> Iterator[str]:
+    """Serve ``app.py`` on a free port of ``host`` with ``env`` added to this process's environment.
 
+    The address goes through Gradio's own variables, as on a Space (``GRADIO_SERVER_NAME``/``_PORT``).
     Yields the base URL once the page answers; the server (its whole process group) is stopped on exit.
     Raises RuntimeError with the end of the server's log when it exits or does not answer in time.
     """
     port = free_port()
-    full_env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
-    full_env.update(env or {})
-    url = f"http://127.0.0.1:{port}/"
+    full_env = {**os.environ, "GRADIO_SERVER_NAME": host, "GRADIO_SERVER_PORT": str(port)}
+    full_env |= {"GRADIO_ANALYTICS_ENABLED": "False"} | (env or {})
+    url = f"http://{lan_address() if host == '0.0.0.0' else host}:{port}/"  # 0.0.0.0: reach it from outside
     with tempfile.TemporaryFile(mode="w+") as log:
         proc = subprocess.Popen(
             [sys.executable, str(REPO_ROOT / "app.py")],
@@ -129,7 +142,9 @@ def chromium_page(viewport: tuple[int, int] = (1400, 1000)):
 def app_server():
     """Factory fixture: ``url = app_server({"BASE_MODEL": ...})``; every server started is stopped after."""
     with contextlib.ExitStack() as stack:
-        yield lambda env=None, timeout=240.0: stack.enter_context(running_app(env, timeout=timeout))
+        yield lambda env=None, timeout=240.0, host="127.0.0.1": stack.enter_context(
+            running_app(env, timeout=timeout, host=host)
+        )
 
 
 @pytest.fixture

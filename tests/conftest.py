@@ -14,9 +14,31 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHATML_TEMPLATE = (REPO_ROOT / "codegen_lab" / "chatml_generation.jinja").read_text()
+# What the repo ships of the study's published generations: 18 re-judged results files, and the
+# original harness's verdicts (the raw outputs are in the results files).
+COURSE_RESULTS = REPO_ROOT / "results" / "course"
+COURSE_VERDICTS = REPO_ROOT / "results" / "course_harness_verdicts.jsonl"
+LCB_REFERENCE = REPO_ROOT / "results" / "lcb_leaderboard_41.json"
+
+
+def course_generations() -> list[dict]:
+    """The 738 published generations: checkpoint, question_id, the raw output and the course's verdict."""
+    import json
+
+    verdicts = {
+        (row["checkpoint"], row["question_id"]): row
+        for row in map(json.loads, COURSE_VERDICTS.read_text().splitlines())
+    }
+    rows = []
+    for path in sorted(COURSE_RESULTS.glob("*.json")):
+        data = json.loads(path.read_text())
+        for problem in data["problems"]:
+            key = (data["model"]["name"], problem["question_id"])
+            rows.append(verdicts[key] | {"output": problem["samples"][0]["output"]})
+    return rows
+
 
 CORPUS = [
     "def solve():\n    n = int(input())\n    print(n * 2)\n",

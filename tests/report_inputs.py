@@ -1,5 +1,5 @@
 """Inputs for the study report's tests, in the documented formats: results files, course-style results
-built from the shared course generations, and run folders as training.sft writes them; plus the check
+built from the shipped course generations, and run folders as training.sft writes them; plus the check
 that every table number of a report equals what its cited results file says."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 
 from codegen_lab import naming
 from model_cards.report import ReportArguments, write_report
-from tests.conftest import SHARED
+from tests.conftest import COURSE_VERDICTS, course_generations
 
-COURSE = SHARED / "reference" / "course_generations.jsonl"
+COURSE = COURSE_VERDICTS
 LINK = re.compile(r"\[([^\]]*)\]\(([^)]*)\)")
 
 
@@ -71,14 +71,14 @@ def course_results(out: Path) -> Path:
 
     A few answers are rewritten (deterministically) into the other failure kinds the report tells apart.
     """
-    rows = [json.loads(line) for line in COURSE.read_text().splitlines()]
+    rows = course_generations()
     by_checkpoint: dict[str, dict[str, dict]] = {}
     for i, row in enumerate(rows):
         results = row["course_test_results"]
         verdict = "TLE" if results["timeout"] else "RE" if results["error"] else "WA"
         s = sample(row["course_passed"], verdict, "ValueError" if verdict == "RE" else "")
-        s["output"], s["code"] = row["model_output_raw"], row["course_extracted_code"]
-        s["extraction"] = "fenced" if "```" in row["model_output_raw"] else "whole"
+        s["output"] = s["code"] = row["output"]
+        s["extraction"] = "fenced" if "```" in row["output"] else "whole"
         if not row["course_passed"] and i % 37 == 0:
             s |= {"code": "", "extraction": "none"}
         elif not row["course_passed"] and i % 41 == 0:

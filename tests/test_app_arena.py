@@ -11,7 +11,7 @@ import pytest
 from codegen_lab import BASE_ADAPTER
 from space import engine as engine_module
 from space.arena import Arena, last_answer
-from space.catalog import model_choices
+from space.catalog import model_choices, opening_pair
 from space.downloads import download_command, peft_snippet, zip_adapter
 from space.engine import Engine
 from space.problems import load_problems
@@ -116,14 +116,23 @@ def test_problem_picker_and_helpers(arena):
     assert arena.clear()[:4] == ([], [], [], [])
 
 
-def test_catalog_and_downloads(tiny_adapters, tmp_path, monkeypatch, local_hub):
+def test_catalog_and_downloads(tiny_model_dir, tiny_adapters, tmp_path, monkeypatch, local_hub):
     run = tmp_path / "outputs" / "deep-run"
     for step in (20, 10):
         (run / f"checkpoint-step-{step}-epoch-1").mkdir(parents=True)
         for f in tiny_adapters["deep"].iterdir():
             (run / f"checkpoint-step-{step}-epoch-1" / f.name).write_bytes(f.read_bytes())
     monkeypatch.setenv("CODEGEN_LAB_OUTPUTS", str(tmp_path / "outputs"))
-    choices = model_choices("tiny")
+    # nothing fictitious, and nothing that cannot be attached (the demo adapters are SmolLM2's)
+    assert [c.source for c in model_choices(str(tiny_model_dir))] == ["base", "local", "local"]
+    assert {c.source for c in model_choices("embedded:smollm2")} == {"base", "demo"}
+    config = tmp_path / "models.yaml"
+    config.write_text(
+        "models:\n  - {label: my diverse run, repo: me/diverse-run, revision: step-000300, arm: diverse}\n"
+        "  - {repo: me/not-pushed-yet, arm: deep}\n"
+    )
+    monkeypatch.setenv("CODEGEN_LAB_MODELS", str(config))
+    choices = model_choices(str(tiny_model_dir))
     assert choices[0].spec == BASE_ADAPTER
     local = [c for c in choices if c.source == "local"]
     assert [c.label for c in local] == [
@@ -132,7 +141,14 @@ def test_catalog_and_downloads(tiny_adapters, tmp_path, monkeypatch, local_hub):
     ]
     assert local[0].arm == "deep"
     hub = [c for c in choices if c.source == "hub"]
-    assert hub and all(c.example and "@" in c.spec for c in hub)
+    assert [(c.label, c.spec, c.arm) for c in hub] == [
+        ("hub: my diverse run", "me/diverse-run@step-000300", "diverse"),
+        ("hub: me/not-pushed-yet@main", "me/not-pushed-yet@main", "deep"),
+    ]
+    # the Arena opens on the question: a deep model left, a diverse one right (configured Hub models first)
+    assert opening_pair(choices) == ("me/not-pushed-yet@main", "me/diverse-run@step-000300")
+    assert opening_pair(choices[:-1]) == (local[0].spec, "me/diverse-run@step-000300")
+    assert opening_pair(choices[:1]) == (BASE_ADAPTER, BASE_ADAPTER)
 
     assert "not on the Hub" in download_command(local[0])
     assert download_command(hub[0]) == (

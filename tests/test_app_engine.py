@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+import torch
 
 from codegen_lab import BASE_ADAPTER
 from codegen_lab.models import ModelLoadError
@@ -18,7 +19,9 @@ GREEDY = GenerationSettings(max_new_tokens=12, temperature=0.0, system_prompt="B
 
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir):
-    return Engine(str(tiny_model_dir), max_adapters=2)
+    # float32 whatever the CPU: a random tiny model has near-ties between tokens, and bf16 rounds a
+    # padded batch differently from a single row, so "equal" is only a property in float32
+    return Engine(str(tiny_model_dir), max_adapters=2, dtype=torch.float32)
 
 
 def messages(engine: Engine, prompt: str) -> list[dict]:
@@ -48,15 +51,17 @@ def test_mixed_batch_equals_each_adapter_alone(engine, tiny_adapters):
     _, final = run(engine, [(diverse, long), (deep, short)])
     assert final.texts == [alone[(diverse, 1)], alone[(deep, 0)]]
 
-    # both rows stream together: the first token of each arrives in the same step, then text grows
+    # both rows stream together: the first token of each arrives in the same step, and each row's text
+    # grows over several updates (one step may decode to nothing yet: half a character, a lone space)
     assert final.first_token_at[0] == final.first_token_at[1]
-    growing = [u.texts for u in updates if not all(u.done)]
-    assert len(growing) >= 3 and growing[0] != growing[-1]
-    assert all(u.texts[0] and u.texts[1] for u in updates[1:] if not all(u.done))
+    for row in (0, 1):
+        seen = [u.texts[row] for u in updates if not all(u.done)]
+        assert len(set(seen)) >= 3, f"row {row} did not grow while streaming: {seen}"
+        assert all(later.startswith(earlier) for earlier, later in zip(seen, seen[1:], strict=False))
 
 
 def test_adapter_cache_is_bounded_and_evicts_least_recent(tiny_model_dir, tiny_adapters, tmp_path):
-    engine = Engine(str(tiny_model_dir), max_adapters=2)
+    engine = Engine(str(tiny_model_dir), max_adapters=2, dtype=torch.float32)
     third = str(build_tiny_adapter(tiny_model_dir, tmp_path / "third", seed=3))
     deep, diverse = str(tiny_adapters["deep"]), str(tiny_adapters["diverse"])
     before = run(engine, [(deep, messages(engine, "Yes"))])[1].texts[0]

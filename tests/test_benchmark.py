@@ -1,4 +1,4 @@
-"""Benchmark loading: the study preset on the shared file, Hub rows (encoded and plain), filters, bad rows."""
+"""Benchmark loading: the study preset on the shipped file, Hub rows (encoded and plain), filters, bad rows."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from evaluation.benchmark import (
     HUB_DATASET,
-    SHARED_BENCHMARK,
+    STUDY_BENCHMARK,
     STUDY_PRESET,
     BenchmarkError,
     encode_private_tests,
@@ -19,7 +19,7 @@ from evaluation.benchmark import (
     parse_row,
 )
 
-SHARED_FILE = SHARED_BENCHMARK
+SHARED_FILE = STUDY_BENCHMARK
 
 
 def shared_rows() -> list[dict]:
@@ -175,17 +175,15 @@ def test_bad_arguments():
         load_benchmark(str(SHARED_FILE), start_date="August")
 
 
-def test_known_bad_sample_test_is_corrected_and_recorded(tmp_path):
-    bench = load_benchmark(str(SHARED_FILE), STUDY_PRESET)
+def test_shipped_file_is_the_default_recorded_portably_and_public_only(tmp_path):
+    bench = load_benchmark(preset=STUDY_PRESET)  # no source: the file the repo ships, no Hub, no ../shared
+    info = bench.provenance
+    assert info["source"] == "evaluation/data/lcb_v5_atcoder_easy_2408_2502.jsonl"
+    assert info["revision"] == load_benchmark(str(SHARED_FILE)).provenance["revision"]
+    # asked for the full scope, but no private test exists: the label says what is judged
+    assert info["test_scope"] == "public-only" and "no private tests" in info["warning"]
     problem = next(p for p in bench.problems if p.question_id == "abc372_a")
     assert problem.public_tests[2].input == "...\n" and problem.public_tests[2].output == "\n"
-    assert bench.provenance["errata"] == [
-        "abc372_a public test 3: expected output was statement prose, now '\\n'"
-    ]
-    # A source whose test is already right is left alone and records no errata.
-    rows = [row for row in shared_rows() if row["question_id"] == "abc372_a"]
-    tests = json.loads(rows[0]["public_test_cases"])
-    tests[2]["output"] = "\n"
-    rows[0]["public_test_cases"] = json.dumps(tests)
-    fixed = load_benchmark(str(write_jsonl(tmp_path / "fixed.jsonl", rows)))
-    assert fixed.problems[0].public_tests[2].output == "\n" and "errata" not in fixed.provenance
+    # a copy elsewhere is named by its file name, never by the machine's path
+    copy = write_jsonl(tmp_path / "deep" / "mine.jsonl", shared_rows()[:2])
+    assert load_benchmark(str(copy)).provenance["source"] == "mine.jsonl"

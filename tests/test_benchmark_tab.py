@@ -8,8 +8,9 @@ import threading
 import gradio as gr
 
 from codegen_lab import BASE_ADAPTER
+from evaluation.benchmark import load_benchmark
 from evaluation.results import partial_path, read_results, results_path
-from space.benchmark_tab import BenchmarkRunner, build_benchmark_tab, load_study_benchmark, run_benchmark
+from space.benchmark_tab import BenchmarkRunner, build_benchmark_tab, run_benchmark
 from space.results_store import ResultsStore
 
 
@@ -64,7 +65,7 @@ class CancelDuringFirstBatch(threading.Event):
 
 
 def test_cancel_keeps_a_partial_that_the_next_run_resumes(tiny_model_dir, tmp_path):
-    benchmark = load_study_benchmark("study", 2)
+    benchmark = load_benchmark(preset="study", limit=2)
     out_dir = tmp_path / "results"
     partial = partial_path(results_path(out_dir, tiny_model_dir.name))  # the base is named after its folder
 

@@ -1,5 +1,6 @@
-"""The real page in headless Chromium on the embedded default: two adapters stream side by side, a
-benchmark problem is judged for both panes, and every tab opens. Screenshots go to test-artifacts/app-*.png."""
+"""The real page in headless Chromium on the embedded default, served as a Space serves it (Gradio's own
+address variables, all interfaces): it opens on deep vs diverse, Enter sends, both adapters stream side by
+side, a benchmark problem is judged for both panes, and every tab opens. Screenshots: test-artifacts/app-*.png."""
 
 from __future__ import annotations
 
@@ -44,14 +45,24 @@ def shot(page, name: str) -> None:
 
 def test_arena_two_adapters_stream_judge_and_every_tab(app_server, browser_page, adapters):
     labels, outputs = adapters
-    url = app_server({"CODEGEN_LAB_OUTPUTS": str(outputs), "OMP_NUM_THREADS": "1"})
+    # GRADIO_SERVER_NAME=0.0.0.0 + GRADIO_SERVER_PORT, reached on this machine's LAN address
+    url = app_server({"CODEGEN_LAB_OUTPUTS": str(outputs), "OMP_NUM_THREADS": "1"}, host="0.0.0.0")
+    assert not url.startswith("http://127.")
     page = browser_page
     page.goto(url)
     page.wait_for_selector("#arena-prompt textarea")
     assert "embedded:smollm2" in page.inner_text("body")
+    # opens on the study's question, with no click: deep left, diverse right
+    assert page.input_value("#left-model input") == labels["deep"]
+    assert page.input_value("#right-model input") == labels["diverse"]
 
-    pick(page, "#left-model", labels["deep"])
-    pick(page, "#right-model", labels["diverse"])
+    prompt = page.locator("#arena-prompt textarea")
+    prompt.click()
+    page.keyboard.type("first line")
+    page.keyboard.press("Shift+Enter")  # a newline, not a send
+    page.keyboard.type("second line")
+    assert prompt.input_value() == "first line\nsecond line"
+    assert page.locator("#left-chat [data-testid=user]").count() == 0
     page.get_by_text("Generation settings").click()
     tokens = page.locator("#arena-max-new-tokens input[type=number]")
     tokens.wait_for()
@@ -63,7 +74,7 @@ def test_arena_two_adapters_stream_judge_and_every_tab(app_server, browser_page,
     # a benchmark problem fills the prompt; one send streams both panes at once
     pick(page, "#arena-problem", "abc365_a", typed="abc365_a", prefix=True)
     page.wait_for_function("document.querySelector('#arena-prompt textarea').value.includes('Gregorian')")
-    page.click("#arena-send")
+    prompt.press("Enter")  # Enter sends
     page.wait_for_selector("#left-chat [data-testid=bot]", timeout=60_000)
     both_streaming, seen = False, []
     deadline = time.monotonic() + 90

@@ -22,7 +22,7 @@ from datasets_scripts import (
     split_by_column,
     to_conversation,
 )
-from evaluation.benchmark import SHARED_BENCHMARK
+from evaluation.benchmark import STUDY_BENCHMARK
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CASE = re.compile(r"Sample Input (\d+)\n(.*?)\n\nSample Output \1\n(.*?)(?=\n\nSample Input|\Z)", re.S)
@@ -174,8 +174,8 @@ def test_split_by_column_and_training_splits():
 def test_contamination_finds_a_planted_benchmark_passage(tmp_path):
     from datasets_scripts.contamination import benchmark_statements, contamination_report
 
-    source, statements = benchmark_statements(str(SHARED_BENCHMARK))
-    assert len(statements) == 41 and source == str(SHARED_BENCHMARK)
+    source, statements = benchmark_statements(str(STUDY_BENCHMARK))
+    assert len(statements) == 41 and source == str(STUDY_BENCHMARK)
     rows = sample_rows("diverse")
     clean = contamination_report(load_raw(str(write_jsonl(tmp_path / "clean.jsonl", rows))), statements)
     assert clean["contaminated_train_problems"] == 0 and clean["top_matches"] == []

@@ -1,12 +1,9 @@
 """Extraction rules, and on the study's real published generations."""
 
-import json
 from collections import Counter
 
 from evaluation.extract import extract_code
-from tests.conftest import SHARED
-
-GENERATIONS = SHARED / "reference" / "course_generations.jsonl"
+from tests.conftest import course_generations
 
 
 def test_fenced_prefers_last_compiling_python_block():
@@ -41,8 +38,8 @@ def test_whole_trimmed_none():
 
 
 def test_real_published_generations():
-    rows = [json.loads(line) for line in GENERATIONS.read_text().splitlines()]
-    results = [extract_code(row["model_output_raw"]) for row in rows]
+    rows = course_generations()
+    results = [extract_code(row["output"]) for row in rows]
     rules = Counter(rule for _, rule in results)
     assert len(rows) == 738
     # Mostly unfenced Python (LCB's own rule would find nothing), some fenced answers inside prose,
@@ -50,7 +47,7 @@ def test_real_published_generations():
     assert rules == {"whole": 704, "fenced": 11, "none": 23}
     for row, (code, rule) in zip(rows, results, strict=True):
         if rule == "whole":
-            assert code.strip() == row["model_output_raw"].strip()
+            assert code.strip() == row["output"].strip()
         if rule == "fenced":
             assert "```" not in code and "main()" in code
             compile(code, "x", "exec")

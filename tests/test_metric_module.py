@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from evaluation.benchmark import SHARED_BENCHMARK
+from evaluation.benchmark import STUDY_BENCHMARK
 from tests.conftest import REPO_ROOT
 
 METRIC = REPO_ROOT / "evaluation" / "metric" / "lcb_pass_at_k.py"
@@ -44,7 +44,7 @@ def test_metric_loads_offline_from_the_repo_path_and_scores_with_the_judge(tmp_p
     env.pop("PYTHONPATH", None)
     # run outside the repo: the cached copy of the module must still find the project's judge
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(METRIC), str(SHARED_BENCHMARK),
+        [sys.executable, "-c", SCRIPT, str(METRIC), str(STUDY_BENCHMARK),
          json.dumps(LEAP_YEAR)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip

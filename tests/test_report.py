@@ -11,7 +11,7 @@ import pytest
 
 from codegen_lab import naming
 from codegen_lab.hub import Hub
-from evaluation.benchmark import SHARED_BENCHMARK
+from evaluation.benchmark import STUDY_BENCHMARK
 from model_cards.report import ReportArguments, write_report
 from model_cards.report_data import ReportInputError
 from tests.conftest import REPO_ROOT
@@ -205,7 +205,7 @@ def test_report_from_two_real_smoke_runs(tmp_path):
     runs = []
     for arm in ("deep", "diverse"):
         out = tmp_path / "outputs" / f"{arm}-smoke"
-        bench = str(SHARED_BENCHMARK)
+        bench = str(STUDY_BENCHMARK)
         flags = {
             "dataset": f"sample:{arm}",
             "output_dir": str(out),

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from evaluation.benchmark import SHARED_BENCHMARK
+from evaluation.benchmark import STUDY_BENCHMARK
 from evaluation.results import (
     SCHEMA,
     ResultsError,
@@ -135,7 +135,7 @@ def test_should_stop_keeps_finished_problems_and_a_rerun_completes(tiny_model_di
     from evaluation.api import evaluate_models
     from evaluation.benchmark import load_benchmark
 
-    bench = load_benchmark(str(SHARED_BENCHMARK), limit=4)
+    bench = load_benchmark(str(STUDY_BENCHMARK), limit=4)
     progress = []
     common = dict(include_base=True, max_new_tokens=8, batch_size=1)
     first = evaluate_models(

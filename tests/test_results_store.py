@@ -21,9 +21,8 @@ from space.results_store import (
     step_series,
     table,
 )
-from tests.conftest import SHARED
+from tests.conftest import LCB_REFERENCE as REFERENCE
 
-REFERENCE = SHARED / "reference" / "lcb_leaderboard_41.json"
 QIDS = [f"abc{365 + i // 2}_{'ab'[i % 2]}" for i in range(10)]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from codegen_lab.hub import Hub
-from evaluation.benchmark import SHARED_BENCHMARK
+from evaluation.benchmark import STUDY_BENCHMARK
 from training.callbacks import LossGuard, list_checkpoints
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -92,9 +92,9 @@ def test_a_tiny_run_writes_checkpoints_cards_metrics_curves_and_one_branch_each(
         tiny_model_dir,
         out,
         "--hub_repo", "me/tiny-deep", "--push", "--push_backoff", "0.01",
-        "--evaluate_on_save", "--validation_benchmark", str(SHARED_BENCHMARK), "--validation_limit", "2",
+        "--evaluate_on_save", "--validation_benchmark", str(STUDY_BENCHMARK), "--validation_limit", "2",
         "--validation_start_date", "2024-08-01", "--validation_end_date", "2030-01-01",
-        "--test_benchmark", str(SHARED_BENCHMARK), "--test_limit", "2",
+        "--test_benchmark", str(STUDY_BENCHMARK), "--test_limit", "2",
         "--eval_max_new_tokens", "8", "--eval_batch_size", "2",
     )  # fmt: skip
     checkpoints = list_checkpoints(out)

@@ -111,15 +111,15 @@ class ScriptArguments:
 
 
 def hardware_defaults() -> dict:
-    """Mixed precision chosen on purpose: GPU bf16 if supported else fp16; CPU bf16 only where it is native."""
+    """Mixed precision chosen on purpose (``codegen_lab.models.pick_dtype``): GPU bf16 if supported else fp16,
+    CPU bf16 only where it is native; ``CODEGEN_LAB_DTYPE`` overrides."""
     import torch
 
-    from codegen_lab.models import pick_dtype
+    from codegen_lab.models import pick_device, pick_dtype
 
-    if torch.cuda.is_available():
-        bf16 = torch.cuda.is_bf16_supported()
-        return {"bf16": bf16, "fp16": not bf16, "use_cpu": False}
-    return {"bf16": pick_dtype("cpu") == torch.bfloat16, "fp16": False, "use_cpu": True}
+    device = pick_device()
+    dtype = pick_dtype(device)
+    return {"bf16": dtype == torch.bfloat16, "fp16": dtype == torch.float16, "use_cpu": device == "cpu"}
 
 
 def make_parser():

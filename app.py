@@ -18,6 +18,7 @@ if __name__ == "__main__":
     engine = Engine(base_model_from_env())
     if spaces is not None:
         engine.stream = spaces.GPU(duration=120)(engine.stream)
+        engine.locked_generate = spaces.GPU(duration=120)(engine.locked_generate)  # Benchmark tab batches
     demo = build_demo(engine)
     # Host and port are Gradio's to decide (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT; a Space sets them).
     demo.queue(default_concurrency_limit=2, max_size=64).launch(

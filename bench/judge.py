@@ -5,7 +5,7 @@
 
 (a) Throughput (tests/s) on the programs that finish within the time limit: our judge vs a naive runner
     that starts a fresh `python3` per test (subprocess.run with stdin, same limit, same 2 workers, same
-    stop-at-first-failure), verdicts checked identical. Target >= 10x.
+    stop-at-first-failure), verdicts checked identical (both with plain semantics). Target >= 10x.
 (b) Wall time of our judge on all programs vs the floor the time limit sets: looping programs x limit /
     workers. Target <= 1.25x.
 (c) Latency of a one-program judge call (the Arena's Judge button) with fresh workers vs the workers
@@ -34,17 +34,17 @@ from evaluation.extract import extract_code  # noqa: E402
 from evaluation.judge import POOL, JudgeJob, judge  # noqa: E402
 from evaluation.sandbox import ADDRESS_HEADROOM_MB, resolve_mode, sandbox_python  # noqa: E402
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-GENERATIONS = SHARED / "reference" / "course_generations.jsonl"
+COURSE = Path(__file__).resolve().parent.parent / "results" / "course"  # the 738 generations, shipped
 
 
 def load_jobs(limit: int | None) -> list[JudgeJob]:
-    benchmark = load_benchmark(
-        str(STUDY_BENCHMARK), test_scope="public-only"
-    )  # with its errata, as `rejudge` does
-    public = {problem.question_id: problem.public_tests for problem in benchmark.problems}
-    rows = [json.loads(line) for line in GENERATIONS.read_text().splitlines()][:limit]
-    return [JudgeJob(extract_code(row["model_output_raw"])[0], public[row["question_id"]]) for row in rows]
+    public = {p.question_id: p.public_tests for p in load_benchmark(str(STUDY_BENCHMARK)).problems}
+    outputs = [
+        (problem["question_id"], problem["samples"][0]["output"])
+        for path in sorted(COURSE.glob("*.json"))
+        for problem in json.loads(path.read_text())["problems"]
+    ][:limit]
+    return [JudgeJob(extract_code(output)[0], public[qid]) for qid, output in outputs]
 
 
 def naive_one(job: JudgeJob, time_limit: float, python: str, memory_mb: int = 1024) -> list[str]:
@@ -53,7 +53,7 @@ def naive_one(job: JudgeJob, time_limit: float, python: str, memory_mb: int = 10
     It gets the judge's address-space limit too: without it, programs that allocate 8 GB lists swap the
     shared machine and time out instead of failing at once.
     """
-    from evaluation.compare import stdout_matches
+    from evaluation.checker import stdout_matches
 
     address_space = (memory_mb + ADDRESS_HEADROOM_MB) * 1024 * 1024
 
@@ -116,7 +116,7 @@ def main() -> None:
     finishing = [jobs[i] for i in range(len(jobs)) if i not in set(looping)]
     POOL.close()  # (a) pays for starting its workers, as a single evaluation run does
     start = time.perf_counter()
-    ours = judge(finishing, time_limit=args.time_limit, workers=args.workers)
+    ours = judge(finishing, time_limit=args.time_limit, workers=args.workers, semantics="plain")  # as naive
     ours_wall = time.perf_counter() - start
     ours_tests = sum(len(v) for v in ours)
 

@@ -11,11 +11,11 @@ import contextlib
 import fnmatch
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from codegen_lab.files import copy_file_atomic, copy_tree_atomic, write_bytes_atomic
 
 HUB_ENV = "CODEGEN_LAB_HUB"
 # Trainer state that never belongs in a published adapter.
@@ -75,7 +75,7 @@ class Hub:
                 source = self._local(repo_id, "main")
                 if not source.exists():
                     raise self._missing(repo_id, "main")
-                _copy_tree_atomic(source, target)
+                copy_tree_atomic(source, target)
             return
         with self._call(repo_id, f"create branch {branch!r}"):
             self._api().create_branch(repo_id, branch=branch, repo_type=repo_type, exist_ok=True)
@@ -110,7 +110,7 @@ class Hub:
             for path in sorted(folder.rglob("*")):
                 rel = path.relative_to(folder).as_posix()
                 if path.is_file() and not _ignored(rel, ignore):
-                    _copy_file_atomic(path, target / rel)
+                    copy_file_atomic(path, target / rel)
             return
         with self._call(repo_id, f"upload {folder} to {revision!r}"):
             self._api().upload_folder(
@@ -135,7 +135,7 @@ class Hub:
         data = content.read_bytes() if isinstance(content, Path) else content
         data = data.encode() if isinstance(data, str) else data
         if self.root is not None:
-            _write_atomic(self._revision_dir(repo_id, revision) / path_in_repo, data)
+            write_bytes_atomic(self._revision_dir(repo_id, revision) / path_in_repo, data)
             return
         with self._call(repo_id, f"upload {path_in_repo} to {revision!r}"):
             self._api().upload_file(
@@ -271,24 +271,3 @@ class Hub:
 
 def _ignored(rel_path: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatch(rel_path, p) or fnmatch.fnmatch(Path(rel_path).name, p) for p in patterns)
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, suffix=".tmp") as tmp:
-        tmp.write(data)
-    os.replace(tmp.name, target)
-
-
-def _copy_file_atomic(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
-
-
-def _copy_tree_atomic(source: Path, target: Path) -> None:
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(source, tmp)
-    os.replace(tmp, target)

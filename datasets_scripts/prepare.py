@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shlex
 import shutil
 import sys
@@ -24,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from codegen_lab import EMBEDDED_MODEL
+from codegen_lab.files import replace_dir
 
 logger = logging.getLogger("datasets_scripts.prepare")
 
@@ -115,7 +115,7 @@ def main(args: PrepareArguments) -> dict:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         report = build(args, staging)
-        _replace_dir(staging, out)
+        replace_dir(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     logger.info("Wrote %s", out)
@@ -127,17 +127,6 @@ def main(args: PrepareArguments) -> dict:
         )
         logger.info("Pushed to %s", hub.describe(args.push_to_hub))
     return report
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Swap ``new`` into place; the old folder is removed only after the new one is there."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(new, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _command() -> str:

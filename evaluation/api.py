@@ -3,23 +3,109 @@
 from evaluation.api import evaluate_models
 from evaluation.benchmark import load_benchmark
 paths = evaluate_models("embedded:smollm2", {"deep": "outputs/deep/checkpoint-step-20-epoch-1"},
-                        load_benchmark(preset="study"), "outputs/eval")
+                        load_benchmark(preset="study"), "outputs/eval", EvalConfig(max_new_tokens=256))
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from codegen_lab import BASE_ADAPTER
 from codegen_lab.naming import arm_of, branch_name, parse_branch_name, parse_checkpoint_dirname
 from evaluation.benchmark import Benchmark
-from evaluation.generate import Request, Sampling
+from evaluation.generate import GenerationProgress, Request, Sampling
 from evaluation.results import ResultsWriter, package_versions, problem_record, results_path
 
-__all__ = ["Sampling", "evaluate_models", "adapter_model_info"]
+__all__ = ["EvalConfig", "EvalProgress", "Sampling", "evaluate_models", "adapter_model_info"]
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalConfig:
+    """How models are generated for and judged; recorded as the results file's ``config``."""
+
+    prompt_style: str = field(default="study", metadata={"help": "study or lcb", "choices": ["study", "lcb"]})
+    n: int = field(default=1, metadata={"help": "samples per problem (LCB: 10)"})
+    temperature: float = field(default=0.0, metadata={"help": "0 = greedy (LCB: 0.2)"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling (LCB: 0.95)"})
+    max_new_tokens: int = field(default=1024, metadata={"help": "tokens per answer"})
+    batch_size: int = field(default=8, metadata={"help": "sequences generated together (not recorded)"})
+    time_limit: float = field(default=6.0, metadata={"help": "seconds per test (LCB: 6)"})
+    semantics: str = field(
+        default="lcb",
+        metadata={
+            "help": "lcb: LiveCodeBench's grader (its import block); plain: an online judge",
+            "choices": ["lcb", "plain"],
+        },
+    )
+    sandbox: str | None = field(
+        default=None,
+        metadata={
+            "help": "bwrap (default), or rlimit to opt in to the weaker sandbox; env CODEGEN_LAB_SANDBOX"
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1 or self.batch_size < 1 or self.time_limit <= 0:
+            raise ValueError("max_new_tokens and batch_size must be at least 1 and time_limit positive.")
+        self.sampling = Sampling(n=self.n, temperature=self.temperature, top_p=self.top_p)  # checks them
+
+    def record(self) -> dict:
+        """The config block: what shapes the verdicts (the batch size does not)."""
+        from evaluation.judge import JUDGE_VERSION, sandbox_record
+
+        return {
+            "prompt_style": self.prompt_style,
+            "sampling": asdict(self.sampling),
+            "max_new_tokens": self.max_new_tokens,
+            "time_limit": self.time_limit,
+            "judge_version": JUDGE_VERSION,
+            "semantics": self.semantics,
+            "sandbox": sandbox_record(self.sandbox),
+            "packages": package_versions(),
+        }
+
+
+@dataclass
+class LoadedModel:
+    """A model the caller already holds: its PEFT name for each adapter, and how to call ``generate``
+    (the Space passes a wrapper that takes the model's lock, and runs under ZeroGPU's ``spaces.GPU``)."""
+
+    model: Any
+    tokenizer: Any
+    adapter_names: dict[str, str] = field(default_factory=dict)  # model name -> adapter name on the model
+    generate: Callable | None = None
+
+
+@dataclass
+class EvalProgress:
+    """Problems judged and solved, and where generation stands within its batch."""
+
+    judged: int
+    total: int
+    solved: int
+    generation: GenerationProgress | None = None
+
+    def line(self) -> str:
+        text = f"{self.judged}/{self.total} problems judged, {self.solved} solved"
+        g = self.generation
+        if g is None:
+            return text
+        text += f" · batch {g.batch}/{g.n_batches}: {g.steps}/{g.max_new_tokens} tokens, {g.finished_rows}/{g.rows} answers done"
+        if g.seconds > 0:
+            text += f" · {g.tokens / g.seconds:.1f} tokens/s"
+        eta = g.eta_seconds()
+        return text + (f" · ETA ≤ {format_duration(eta)}" if eta is not None else "")
+
+
+def format_duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
 def base_display_name(base: str) -> str:
@@ -57,169 +143,157 @@ def evaluate_models(
     adapters: dict[str, str] | None,
     benchmark: Benchmark,
     out_dir: str | Path,
+    config: EvalConfig | None = None,
     *,
     include_base: bool = False,
-    prompt_style: str = "study",
-    sampling: Sampling = Sampling(),
-    max_new_tokens: int = 1024,
-    time_limit: float = 6.0,
-    batch_size: int = 8,
     model_info: dict | None = None,
-    on_progress: Callable[[int, int, int], None] | None = None,
+    on_progress: Callable[[EvalProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    model=None,
-    tokenizer=None,
+    loaded: LoadedModel | None = None,
 ) -> dict[str, Path]:
     """One results file per model in ``out_dir``; returns {model name: file} for the finished ones.
 
     ``model_info`` is merged into every model block (the trainer passes run, arm, step, source).
-    ``on_progress(done, total, n_passed)`` counts (model, problem) pairs and those with a passing
-    sample; it is called from the judging thread. ``should_stop()`` returning True stops after the current batch; finished problems stay in
-    the partial files and a rerun resumes from them. Pass ``model``/``tokenizer`` to reuse a loaded
-    model (with the adapters already attached under their names).
+    ``on_progress(EvalProgress)`` sees every judged problem and every decoding step (from the
+    generating and the judging thread). ``should_stop()`` returning True stops after the current batch;
+    finished problems stay in the partial files and a rerun resumes from them. Pass ``loaded`` to use a
+    model already in memory (its adapters attached under ``loaded.adapter_names``).
     """
-    from tqdm.auto import tqdm
-
-    from evaluation.extract import extract_code
-    from evaluation.judge import JUDGE_VERSION, JudgeJob, judge, passed
-    from evaluation.prompts import build_messages
-
+    config = config or EvalConfig()
     adapters = dict(adapters or {})
+    attached = loaded.adapter_names if loaded is not None else {}
     models = ({base_display_name(base): BASE_ADAPTER} if include_base or not adapters else {}) | {
-        name: name for name in adapters
+        name: attached.get(name, name) for name in adapters
     }
-    config = {
-        "prompt_style": prompt_style,
-        "sampling": {"n": sampling.n, "temperature": sampling.temperature, "top_p": sampling.top_p},
-        "max_new_tokens": max_new_tokens,
-        "time_limit": time_limit,
-        "judge_version": JUDGE_VERSION,
-        "packages": package_versions(),
+    header = {"benchmark": benchmark.provenance, "config": config.record()}
+    writers = {
+        name: ResultsWriter(
+            results_path(out_dir, name), header | {"model": model_block(base, name, adapters, model_info)}
+        )
+        for name in models
     }
-    problems = {p.question_id: p for p in benchmark.problems}
-    order = list(problems)
-    writers: dict[str, ResultsWriter] = {}
-    for name, adapter in models.items():
-        if adapter == BASE_ADAPTER:
-            info = {
-                "run": None,
-                "arm": "base",
-                "step": None,
-                "source": "local" if Path(base).is_dir() else "hub",
-            }
-            spec = None
-        else:
-            spec = adapters[name]
-            info = adapter_model_info(name, spec)
-        block = {"name": name, "base": base, "adapter": spec} | info | (model_info or {})
-        header = {"model": block, "benchmark": benchmark.provenance, "config": config}
-        writers[name] = ResultsWriter(results_path(out_dir, name), header)
-
-    finished = {
-        name: w.final for name, w in writers.items() if w.final.is_file() and len(w.done) == len(order)
-    }
-    todo = [
-        (name, qid)
-        for name, w in writers.items()
-        if name not in finished
-        for qid in order
-        if qid not in w.done
-    ]
-    total = len(models) * len(order)
-    done = total - len(todo)
-    n_passed = sum(1 for w in writers.values() for r in w.done.values() if r["n_passed"] > 0)
+    order = [p.question_id for p in benchmark.problems]
+    todo = [(name, qid) for name, w in writers.items() for qid in order if qid not in w.done]
     for name, writer in writers.items():
         logger.info(
             "%s: %d problems to do, %d already done.", name, len(order) - len(writer.done), len(writer.done)
         )
-    if on_progress is not None:
-        on_progress(done, total, n_passed)
-
+    progress = Progress(len(models) * len(order), writers, on_progress)
     if todo:
-        if model is None:
+        if loaded is None:
             from codegen_lab.models import load_model
 
-            model, tokenizer = load_model(base, adapters)
-        requests = [
-            Request(
-                build_messages(problems[qid].question_content, problems[qid].starter_code, prompt_style),
-                models[name],
-            )
-            for name, qid in todo
+            loaded = LoadedModel(*load_model(base, adapters))
+        before = progress.judged
+        generate_and_judge(loaded, todo, models, benchmark, writers, config, progress, should_stop)
+        logger.info("Generated and judged %d of %d pending problems.", progress.judged - before, len(todo))
+    return {name: w.complete(order) for name, w in writers.items() if len(w.done) == len(order)}
+
+
+def model_block(base: str, name: str, adapters: dict[str, str], model_info: dict | None) -> dict:
+    """The results file's ``model`` block of the base (not in ``adapters``) or of one adapter."""
+    if name in adapters:
+        info = adapter_model_info(name, adapters[name])
+    else:
+        source = "embedded" if base.startswith("embedded:") else "local" if Path(base).is_dir() else "hub"
+        info = {"run": None, "arm": "base", "step": None, "source": source}
+    return {"name": name, "base": base, "adapter": adapters.get(name)} | info | (model_info or {})
+
+
+class Progress:
+    """Counts judged and solved (model, problem) pairs and shows them with the generation's progress."""
+
+    def __init__(self, total: int, writers: dict[str, ResultsWriter], on_progress):
+        from tqdm.auto import tqdm
+
+        self.total, self.on_progress, self.generation = total, on_progress, None
+        self.judged = sum(len(w.done) for w in writers.values())
+        self.solved = sum(1 for w in writers.values() for r in w.done.values() if r["n_passed"] > 0)
+        self.bar = tqdm(total=total, initial=self.judged, desc="evaluate", unit="problem")
+        self.report()
+
+    def report(self) -> None:
+        state = EvalProgress(self.judged, self.total, self.solved, self.generation)
+        if self.generation is not None:
+            self.bar.set_postfix_str(state.line().split(" · ", 1)[1], refresh=False)
+        self.bar.n = self.judged
+        self.bar.refresh()
+        if self.on_progress is not None:
+            self.on_progress(state)
+
+    def step(self, generation: GenerationProgress) -> None:
+        self.generation = generation
+        self.report()
+
+    def problem(self, solved: bool) -> None:
+        self.judged += 1
+        self.solved += solved
+        self.report()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def generate_and_judge(
+    loaded: LoadedModel, todo, models, benchmark, writers, config: EvalConfig, progress, should_stop
+):
+    """Generate the pending answers batch by batch; each batch is judged while the next is generated."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from evaluation.generate import generate
+    from evaluation.grading import Answer, grade
+    from evaluation.prompts import build_messages
+
+    problems = {p.question_id: p for p in benchmark.problems}
+    scope = benchmark.provenance["test_scope"]
+    requests = [
+        Request(
+            build_messages(problems[qid].question_content, problems[qid].starter_code, config.prompt_style),
+            models[name],
+        )
+        for name, qid in todo
+    ]
+
+    def judge_batch(indices: list[int], outputs: list[list[str]]) -> None:
+        answers = [
+            Answer(text, problems[todo[i][1]].tests(scope), problems[todo[i][1]].func_name)
+            for i, texts in zip(indices, outputs, strict=True)
+            for text in texts
         ]
-        scope = benchmark.provenance.get("test_scope", "full")
-        bar = tqdm(total=total, initial=done, desc="evaluate", unit="problem")
+        graded = iter(
+            grade(answers, time_limit=config.time_limit, sandbox=config.sandbox, semantics=config.semantics)
+        )
+        for i, texts in zip(indices, outputs, strict=True):
+            name, qid = todo[i]
+            record = problem_record(qid, [next(graded).record() for _ in texts])
+            writers[name].add(record)
+            progress.problem(record["n_passed"] > 0)
 
-        def judge_batch(indices: list[int], outputs: list[list[str]]) -> None:
-            nonlocal done, n_passed
-            extracted = [[extract_code(text) for text in texts] for texts in outputs]
-            jobs, owners = [], []
-            for k, i in enumerate(indices):
-                problem = problems[todo[i][1]]
-                for s, (code, _) in enumerate(extracted[k]):
-                    if code:
-                        jobs.append(JudgeJob(code, problem.tests(scope), problem.func_name))
-                        owners.append((k, s))
-            verdicts = dict(zip(owners, judge(jobs, time_limit=time_limit), strict=True))
-            for k, i in enumerate(indices):
-                name, qid = todo[i]
-                samples = []
-                for s, text in enumerate(outputs[k]):
-                    code, rule = extracted[k][s]
-                    tests = verdicts.get((k, s), [])
-                    samples.append(
-                        {
-                            "output": text,
-                            "code": code,
-                            "extraction": rule,
-                            "passed": passed(tests, len(problems[qid].tests(scope))),
-                            "tests": [
-                                {"verdict": t.verdict, "seconds": t.seconds, "detail": t.detail}
-                                for t in tests
-                            ],
-                        }
-                    )
-                record = problem_record(qid, samples)
-                writers[name].add(record)
-                done += 1
-                n_passed += record["n_passed"] > 0
-                bar.update(1)
-                if on_progress is not None:
-                    on_progress(done, total, n_passed)
+    # One judging thread: batch k is judged (in sandboxed processes) while batch k+1 is generated,
+    # so a program that loops until the time limit does not hold up the model.
+    pending = []
 
-        from concurrent.futures import ThreadPoolExecutor
+    def submit(indices: list[int], outputs: list[list[str]]) -> None:
+        for future in pending:
+            if future.done():
+                future.result()  # a judging error stops the run now, not after all generation
+        pending.append(judging.submit(judge_batch, indices, outputs))
 
-        from evaluation.generate import generate
-
-        # One judging thread: batch k is judged (in sandboxed processes) while batch k+1 is generated,
-        # so a program that loops until the time limit does not hold up the model.
-        pending = []
-
-        def submit(indices: list[int], outputs: list[list[str]]) -> None:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge") as judging:
+        try:
+            generate(
+                loaded.model,
+                loaded.tokenizer,
+                requests,
+                sampling=config.sampling,
+                max_new_tokens=config.max_new_tokens,
+                batch_size=config.batch_size,
+                on_batch=submit,
+                should_stop=should_stop,
+                on_progress=progress.step,
+                generate_fn=loaded.generate,
+            )
+        finally:
             for future in pending:
-                if future.done():
-                    future.result()  # a judging error stops the run now, not after all generation
-            pending.append(judging.submit(judge_batch, indices, outputs))
-
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge") as judging:
-            try:
-                generate(
-                    model,
-                    tokenizer,
-                    requests,
-                    sampling=sampling,
-                    max_new_tokens=max_new_tokens,
-                    batch_size=batch_size,
-                    on_batch=submit,
-                    should_stop=should_stop,
-                )
-            finally:
-                for future in pending:
-                    future.result()
-        bar.close()
-        logger.info("Generated and judged %d of %d pending problems.", done - (total - len(todo)), len(todo))
-
-    for name, writer in writers.items():
-        if name not in finished and len(writer.done) == len(order):
-            finished[name] = writer.finish(order)
-    return {name: finished[name] for name in models if name in finished}
+                future.result()
+            progress.close()

@@ -2,14 +2,13 @@
 
 The base is loaded once; each request names the adapter it runs under (``"__base__"`` = none), and a
 batch may mix adapters through PEFT's ``adapter_names``. Prompts are length-sorted and left-padded so a
-batch wastes little compute; generation stops at the chat template's end-of-turn token.
-
-``generate_vllm`` is an optional backend for machines with vLLM and a CUDA GPU. It has NOT been run in
-this project's tests (no GPU here): treat it as a starting point, not a verified path.
+batch wastes little compute; generation stops at the chat template's end-of-turn token. Each decoding
+step can be reported (``on_progress``), so a long batch shows how far it has got.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +34,69 @@ class Sampling:
             raise ValueError(
                 "Greedy decoding (temperature 0) gives n identical samples; set --temperature > 0."
             )
+
+
+@dataclass
+class GenerationProgress:
+    """Where generation stands: batch ``batch`` of ``n_batches``, its tokens so far and finished rows."""
+
+    batch: int
+    n_batches: int
+    rows: int
+    finished_rows: int
+    steps: int  # decoding steps of this batch (tokens per row so far)
+    max_new_tokens: int
+    tokens: int  # tokens generated in all batches so far (rows still running count one per step)
+    seconds: float  # since generation started
+
+    def eta_seconds(self) -> float | None:
+        """An upper bound: every unfinished batch running to max_new_tokens at the speed so far."""
+        done_steps = (self.batch - 1) * self.max_new_tokens + self.steps
+        if done_steps == 0:
+            return None
+        left = self.n_batches * self.max_new_tokens - done_steps
+        return left * self.seconds / done_steps
+
+
+class _ProgressStreamer:
+    """A ``generate`` streamer reporting each decoding step: tokens so far and rows that reached an end of turn."""
+
+    def __init__(self, on_progress, n_batches: int, max_new_tokens: int, stop_ids: list[int]):
+        self.on_progress, self.n_batches, self.max_new_tokens = on_progress, n_batches, max_new_tokens
+        self.stop_ids, self.started, self.tokens = set(stop_ids), time.monotonic(), 0
+
+    def start_batch(self, number: int) -> _ProgressStreamer:
+        self.batch, self.steps, self.done, self.seen_prompt = number, 0, None, False
+        return self
+
+    def put(self, value) -> None:
+        if not self.seen_prompt:  # the first call carries the prompt ids
+            self.seen_prompt = True
+            return
+        step = value.reshape(-1).tolist()
+        self.done = self.done or [False] * len(step)
+        self.tokens += sum(1 for finished in self.done if not finished)
+        self.done = [
+            finished or token in self.stop_ids for finished, token in zip(self.done, step, strict=True)
+        ]
+        self.steps += 1
+        if self.on_progress is not None:
+            elapsed = time.monotonic() - self.started
+            self.on_progress(
+                GenerationProgress(
+                    self.batch,
+                    self.n_batches,
+                    len(step),
+                    sum(self.done),
+                    self.steps,
+                    self.max_new_tokens,
+                    self.tokens,
+                    elapsed,
+                )
+            )
+
+    def end(self) -> None:
+        pass
 
 
 @dataclass
@@ -76,12 +138,15 @@ def generate(
     batch_size: int = 8,
     on_batch: Callable[[list[int], list[list[str]]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_progress: Callable[[GenerationProgress], None] | None = None,
+    generate_fn: Callable | None = None,
 ) -> list[list[str] | None]:
     """``sampling.n`` completions per request, in request order.
 
     ``batch_size`` counts sequences, so a batch holds ``batch_size // n`` requests (at least one).
     ``on_batch(indices, outputs)`` sees each finished batch; ``should_stop()`` ends early, leaving
-    ``None`` for requests not generated.
+    ``None`` for requests not generated; ``on_progress`` sees every decoding step. ``generate_fn``
+    replaces ``model.generate`` (e.g. a wrapper that holds a lock).
     """
     import torch
     from peft import PeftModel
@@ -99,7 +164,9 @@ def generate(
     is_peft = isinstance(model, PeftModel)
     results: list[list[str] | None] = [None] * len(requests)
 
-    for indices in length_sorted_batches([len(ids) for ids in encoded], per_batch):
+    batches = length_sorted_batches([len(ids) for ids in encoded], per_batch)
+    streamer = _ProgressStreamer(on_progress, len(batches), max_new_tokens, stop_ids)
+    for number, indices in enumerate(batches, 1):
         if should_stop is not None and should_stop():
             break
         rows = [encoded[i] for i in indices for _ in range(sampling.n)]
@@ -114,12 +181,13 @@ def generate(
         elif any(requests[i].adapter != BASE_ADAPTER for i in indices):
             raise ValueError("A request names an adapter but the model has none attached.")
         with torch.inference_mode():
-            output = model.generate(
+            output = (generate_fn or model.generate)(
                 input_ids=input_ids,
                 attention_mask=attention,
                 max_new_tokens=max_new_tokens,
                 eos_token_id=stop_ids,
                 pad_token_id=pad_id,
+                streamer=streamer.start_batch(number),
                 **decoding,
                 **extra,
             )
@@ -130,38 +198,3 @@ def generate(
         if on_batch is not None:
             on_batch(indices, batch_outputs)
     return results
-
-
-def generate_vllm(
-    base_path: str,
-    adapter_paths: dict[str, str],
-    tokenizer,
-    requests: Sequence[Request],
-    *,
-    sampling: Sampling = Sampling(),
-    max_new_tokens: int = 1024,
-) -> list[list[str]]:
-    """UNTESTED here: the same contract through vLLM with one ``LoRARequest`` per adapter (needs CUDA)."""
-    import torch
-    from vllm import LLM, SamplingParams
-    from vllm.lora.request import LoRARequest
-
-    if not torch.cuda.is_available():
-        raise RuntimeError("The vLLM backend needs a CUDA GPU.")
-    llm = LLM(model=base_path, enable_lora=bool(adapter_paths), max_lora_rank=64, generation_config="vllm")
-    params = SamplingParams(
-        n=sampling.n, temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=max_new_tokens
-    )
-    lora_ids = {
-        name: LoRARequest(name, number, path) for number, (name, path) in enumerate(adapter_paths.items(), 1)
-    }
-    texts = render_prompts(tokenizer, requests)
-    outputs: list[list[str]] = [[] for _ in requests]
-    for adapter in {r.adapter for r in requests}:
-        indices = [i for i, r in enumerate(requests) if r.adapter == adapter]
-        lora = None if adapter == BASE_ADAPTER else lora_ids[adapter]
-        for i, result in zip(
-            indices, llm.generate([texts[i] for i in indices], params, lora_request=lora), strict=True
-        ):
-            outputs[i] = [choice.text for choice in result.outputs]
-    return outputs

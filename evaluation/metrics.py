@@ -40,6 +40,39 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def bootstrap_mean_interval(
+    values: Sequence[float], n_resamples: int = 10000, seed: int = 0
+) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of a mean, resampling the values (problems), seeded."""
+    if not values:
+        return (0.0, 1.0)
+    return central_95(bootstrap_means(values, n_resamples, seed))
+
+
+def central_95(sorted_values: list[float]) -> tuple[float, float]:
+    n = len(sorted_values)
+    return (sorted_values[int(0.025 * n)], sorted_values[int(0.975 * n) - 1])
+
+
+def bootstrap_means(values: Sequence[float], n_resamples: int, seed: int) -> list[float]:
+    """Sorted means of ``n_resamples`` resamples (with replacement) of ``values``."""
+    rng = random.Random(seed)
+    n = len(values)
+    return sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(n_resamples))
+
+
+def pass_at_1_interval(counts: Sequence[tuple[int, int]]) -> tuple[tuple[float, float], str]:
+    """The 95 % interval of Pass@1 over problems, and how it was made.
+
+    One sample per problem: Wilson over the problems. Several: a bootstrap over problems of their
+    per-problem pass@1, since samples of one problem are not independent (a Wilson interval over all
+    samples would be about sqrt(n) times too narrow).
+    """
+    if all(n == 1 for n, _ in counts):
+        return wilson_interval(sum(c for _, c in counts), len(counts)), "wilson"
+    return bootstrap_mean_interval([c / n for n, c in counts]), "bootstrap-problems"
+
+
 def problem_matrix(runs: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
     """{model: {qid: pass@1}} -> {qid: {model: pass@1}} over every problem any model has."""
     matrix: dict[str, dict[str, float]] = {}
@@ -94,11 +127,9 @@ def paired_test(
         return result
     if method != "bootstrap":
         raise ValueError(f"Unknown paired test {method!r}; use 'mcnemar' or 'bootstrap'.")
-    rng = random.Random(seed)
-    n = len(diffs)
-    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(n_resamples))
+    means = bootstrap_means(diffs, n_resamples, seed)
     below = sum(1 for m in means if m <= 0) / n_resamples
     above = sum(1 for m in means if m >= 0) / n_resamples
     result["p_value"] = min(1.0, 2 * min(below, above))
-    result["difference_ci95"] = (means[int(0.025 * n_resamples)], means[int(0.975 * n_resamples) - 1])
+    result["difference_ci95"] = central_95(means)
     return result

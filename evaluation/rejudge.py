@@ -1,42 +1,73 @@
-"""Judge existing generations with the sandboxed judge.
+"""Judge existing generations again with the sandboxed judge: JSONL rows, or whole results files.
 
-    python -m evaluation rejudge --benchmark ../shared/benchmarks/lcb_v5_atcoder_easy_2408_2502.jsonl \
-        --generations GENS.jsonl --out VERDICTS.jsonl --group-by checkpoint
+    python -m evaluation rejudge --generations GENS.jsonl --output_file VERDICTS.jsonl --group_by checkpoint
+    python -m evaluation rejudge --results results/course results/demo     # in place, after a judge change
 
-Each input row has `question_id` and either `code` (run as is, extraction "given") or `output` (raw model
-text, extract_code applied; the extracted `code` is added). The output row is the input row plus `passed`,
-`extraction` and `tests` ([{verdict, seconds, detail}]). Rows are appended to `<out>.partial` as they
-finish, so a killed run resumes without redoing them; the finished file is written in input order and
-renamed to `<out>` at the end.
+Generations: each input row has `question_id` and either `code` (run as is, extraction "given") or
+`output` (raw model text, extracted; the extracted `code` is added). The output row is the input row
+plus `passed`, `extraction` and `tests` ([{verdict, seconds, detail}]). Rows are appended to
+`<output_file>.partial` as they finish, so a killed run resumes without redoing them; the finished file
+is written in input order and renamed into place at the end.
+
+Results files: every sample's raw output is extracted and judged again, the file's benchmark, judge
+and sandbox records are updated, and it is rewritten atomically (the generations are kept as they are).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from codegen_lab.files import write_text_atomic
+from evaluation.benchmark import STUDY_BENCHMARK
 
 ADDED = ("passed", "extraction", "tests")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--benchmark", required=True, help="benchmark JSONL/parquet (LiveCodeBench rows)")
-    parser.add_argument("--generations", required=True, help="JSONL rows with question_id and code or output")
-    parser.add_argument("--out", required=True, help="verdicts JSONL to write (resumes from <out>.partial)")
-    parser.add_argument("--workers", type=int, default=2, help="parallel sandboxed judge workers")
-    parser.add_argument("--timeout", type=float, default=6.0, help="time limit per test, seconds")
-    parser.add_argument("--group-by", default=None, help="print pass@1 per value of this input field")
+@dataclass
+class RejudgeArguments:
+    benchmark: str = field(
+        default=str(STUDY_BENCHMARK), metadata={"help": "benchmark JSONL/parquet or Hub id"}
+    )
+    generations: str | None = field(
+        default=None, metadata={"help": "JSONL rows: question_id and code or output"}
+    )
+    output_file: str | None = field(default=None, metadata={"help": "verdicts JSONL (resumes from .partial)"})
+    results: list[str] = field(
+        default_factory=list, metadata={"help": "results files or folders, rejudged in place"}
+    )
+    test_scope: str = field(default="full", metadata={"choices": ["full", "public-only"]})
+    workers: int = field(default=2, metadata={"help": "parallel sandboxed judge workers"})
+    time_limit: float = field(default=6.0, metadata={"help": "seconds per test"})
+    semantics: str = field(default="lcb", metadata={"choices": ["lcb", "plain"]})
+    sandbox: str | None = field(default=None, metadata={"help": "bwrap (default) or rlimit (opt in, weaker)"})
+    group_by: str | None = field(
+        default=None, metadata={"help": "print pass@1 per value of this input field"}
+    )
 
 
-def main(args: argparse.Namespace) -> int:
-    try:
-        rejudge(args.benchmark, args.generations, args.out, args.workers, args.timeout, args.group_by)
-    except ValueError as error:
-        print(f"rejudge: {error}")
-        return 2
+def main(args: RejudgeArguments) -> int:
+    if bool(args.generations) == bool(args.results):
+        raise ValueError("rejudge takes --generations (with --output_file) or --results, one of the two.")
+    if args.results:
+        for path in rejudge_results(args):
+            print(path)
+        return 0
+    if not args.output_file:
+        raise ValueError("--generations needs --output_file for the verdicts.")
+    rejudge(args, args.generations, args.output_file)
     return 0
+
+
+def judge_settings(args: RejudgeArguments) -> dict:
+    return {
+        "time_limit": args.time_limit,
+        "workers": args.workers,
+        "sandbox": args.sandbox,
+        "semantics": args.semantics,
+    }
 
 
 def row_key(row: dict) -> str:
@@ -48,6 +79,8 @@ def row_key(row: dict) -> str:
 
 
 def read_generations(path: str | Path, problems: dict) -> list[dict]:
+    if not Path(path).is_file():
+        raise ValueError(f"generations file {path} does not exist")
     rows = []
     with open(path) as handle:
         for number, line in enumerate(handle, 1):
@@ -84,93 +117,136 @@ def read_finished(*paths: Path) -> list[dict]:
 
 
 def write_atomic(path: Path, rows: list[dict]) -> None:
-    temp = path.with_name(path.name + ".tmp")
-    with open(temp, "w") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in rows)
-    os.replace(temp, path)
+    write_text_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
 
 
-def load_problems(benchmark_path: str | Path) -> dict:
+def load_problems(args: RejudgeArguments) -> dict:
     from evaluation.benchmark import load_benchmark
 
-    return {problem.question_id: problem for problem in load_benchmark(str(benchmark_path)).problems}
+    return {p.question_id: p for p in load_benchmark(args.benchmark, test_scope=args.test_scope).problems}
 
 
-def rejudge(
-    benchmark_path: str | Path,
-    generations_path: str | Path,
-    out_path: str | Path,
-    workers: int = 2,
-    timeout: float = 6.0,
-    group_by: str | None = None,
-) -> list[dict]:
+def rejudge(args: RejudgeArguments, generations_path: str | Path, out_path: str | Path) -> list[dict]:
     """Judge every generation not judged yet; returns all output rows in input order."""
     from tqdm import tqdm
 
-    from evaluation.extract import extract_code
-    from evaluation.judge import JudgeJob, judge, passed
+    from evaluation.grading import Answer, grade
 
-    if not Path(benchmark_path).is_file():
-        raise ValueError(f"benchmark file {benchmark_path} does not exist")
-    if not Path(generations_path).is_file():
-        raise ValueError(f"generations file {generations_path} does not exist")
-    problems = load_problems(benchmark_path)
+    problems = load_problems(args)
     rows = read_generations(generations_path, problems)
     out, partial = Path(out_path), Path(str(out_path) + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
-    finished = read_finished(out, partial)
     done: dict[str, list[dict]] = defaultdict(list)
-    for row in finished:
+    for row in read_finished(out, partial):
         done[row_key(row)].append(row)
-    write_atomic(partial, finished)  # drops a torn tail before appending
-
+    write_atomic(partial, [r for same in done.values() for r in same])  # drops a torn tail before appending
     budget = {key: len(value) for key, value in done.items()}
-    pending, jobs, skipped = [], [], []
+    pending = []
     for row in rows:
-        key = row_key(row)
-        if budget.get(key, 0) > 0:
+        if budget.get(key := row_key(row), 0) > 0:
             budget[key] -= 1
-            continue
-        if "code" in row:
-            code, rule = row["code"], "given"
         else:
-            code, rule = extract_code(row["output"])
-        result = {**row, "code": code} if rule != "given" else dict(row)
-        result["extraction"] = rule
-        problem = problems[row["question_id"]]
-        if rule == "none":
-            skipped.append({**result, "passed": False, "tests": []})
-        else:
-            pending.append(result)
-            jobs.append(JudgeJob(code, problem.tests("full"), problem.func_name))
-
+            pending.append(row)
+    answers = [
+        Answer(row.get("output", ""), problems[row["question_id"]].tests(args.test_scope),
+               problems[row["question_id"]].func_name, row.get("code"))
+        for row in pending
+    ]  # fmt: skip
     with (
         open(partial, "a") as handle,
-        tqdm(total=len(rows), initial=len(rows) - len(jobs), unit="program", desc="rejudge") as bar,
+        tqdm(total=len(rows), initial=len(rows) - len(pending), unit="program") as bar,
     ):
-        for row in skipped:
-            handle.write(json.dumps(row) + "\n")
-            done[row_key(row)].append(row)
-        handle.flush()
 
-        def record(index: int, verdicts: list) -> None:
-            row = pending[index]
-            row["passed"] = passed(verdicts, len(jobs[index].tests))
-            row["tests"] = [
-                {"verdict": v.verdict, "seconds": v.seconds, "detail": v.detail} for v in verdicts
-            ]
+        def record(index: int, graded) -> None:
+            row = {**pending[index], **graded.record()}
+            if "output" not in pending[index]:  # a row of given code keeps its shape
+                del row["output"]
             handle.write(json.dumps(row) + "\n")
             handle.flush()
             done[row_key(row)].append(row)
             bar.update(1)
 
-        judge(jobs, time_limit=timeout, workers=workers, on_result=record)
-
+        grade(answers, on_graded=record, **judge_settings(args))
     ordered = [done[row_key(row)].pop(0) for row in rows]
     write_atomic(out, ordered)
     partial.unlink()
-    print_summary(ordered, group_by)
+    print_summary(ordered, args.group_by)
     return ordered
+
+
+def results_files(paths: list[str]) -> list[Path]:
+    from evaluation.results import list_results
+
+    files = []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise ValueError(f"--results {path} does not exist")
+        files += list_results(path) if path.is_dir() else [path]
+    return files
+
+
+def rejudge_results(args: RejudgeArguments) -> list[Path]:
+    """Judge every sample of the results files again and rewrite them; returns the files."""
+    from codegen_lab.files import write_json_atomic
+    from evaluation.api import EvalConfig
+    from evaluation.benchmark import load_benchmark
+    from evaluation.grading import Answer, grade
+    from evaluation.results import build_results, problem_record, read_results
+
+    benchmark = load_benchmark(args.benchmark, test_scope=args.test_scope)
+    problems = {p.question_id: p for p in benchmark.problems}
+    scope = benchmark.provenance["test_scope"]
+    for path in (files := results_files(args.results)):
+        data = read_results(path)
+        entries = [(p["question_id"], s) for p in data["problems"] for s in p["samples"]]
+        missing = sorted({q for q, _ in entries} - set(problems))
+        if missing:
+            raise ValueError(f"{path}: problem {missing[0]} is not in the benchmark {args.benchmark}")
+        answers = [
+            Answer(s["output"], problems[q].tests(scope), problems[q].func_name,
+                   s["code"] if s["extraction"] == "given" else None)
+            for q, s in entries
+        ]  # fmt: skip
+        graded = iter(grade(answers, **judge_settings(args)))
+        records = [
+            problem_record(p["question_id"], [next(graded).record() for _ in p["samples"]])
+            for p in data["problems"]
+        ]
+        kept = {
+            k: data["config"][k]
+            for k in ("prompt_style", "sampling", "max_new_tokens")
+            if k in data["config"]
+        }
+        judged = EvalConfig(
+            time_limit=args.time_limit, semantics=args.semantics, sandbox=args.sandbox
+        ).record()
+        header = {
+            "model": data["model"],
+            "benchmark": subset_provenance(data, benchmark, problems),
+            "config": judged | kept,
+        }
+        write_json_atomic(path, build_results(header, records))
+    return files
+
+
+def subset_provenance(data: dict, benchmark, problems: dict) -> dict:
+    """The file's benchmark block, with the source, revision, scope and counts of what was judged now."""
+    qids = [p["question_id"] for p in data["problems"]]
+    scope = benchmark.provenance["test_scope"]
+    fresh = {key: benchmark.provenance[key] for key in ("source", "revision", "test_scope")}
+    fresh |= {
+        "n_problems": len(qids),
+        "n_tests": sum(len(problems[q].tests(scope)) for q in qids),
+        "n_public_tests": sum(len(problems[q].public_tests) for q in qids),
+        "n_private_tests": sum(len(problems[q].private_tests) for q in qids),
+    }
+    old = {k: v for k, v in data["benchmark"].items() if k not in ("errata", "warning")}
+    warning = benchmark.provenance.get("warning", "")
+    if "private tests" in warning:
+        fresh["warning"] = (
+            "full scope asked, but the source has no private tests: judged on the public tests only"
+        )
+    return old | fresh
 
 
 def print_summary(rows: list[dict], group_by: str | None) -> None:

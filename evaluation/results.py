@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from codegen_lab.files import write_json_atomic, write_text_atomic
 from codegen_lab.naming import slugify
-from evaluation.metrics import pass_at_k, pass_at_ks, wilson_interval
+from evaluation.metrics import pass_at_1_interval, pass_at_k, pass_at_ks
 
 SCHEMA = "codegen-lora-lab/results/v1"
 PACKAGES = ("torch", "transformers", "peft", "trl", "datasets", "evaluate", "huggingface_hub", "vllm")
@@ -57,14 +57,14 @@ def problem_record(question_id: str, samples: list[dict]) -> dict:
 
 
 def summarize(problems: list[dict]) -> dict:
-    """The metrics block: pass@1 with a Wilson interval over all samples, pass@k, problems solved."""
+    """The metrics block: pass@1 with its 95 % interval over problems, pass@k, problems solved."""
     counts = [(p["n"], p["n_passed"]) for p in problems]
-    n_samples = sum(n for n, _ in counts)
-    passed = sum(c for _, c in counts)
     ks = pass_at_ks(counts) if problems else {}
+    interval, method = pass_at_1_interval(counts) if problems else ((0.0, 1.0), "wilson")
     return {
         "pass@1": ks.get("1", 0.0),
-        "pass@1_ci95": list(wilson_interval(passed, n_samples)),
+        "pass@1_ci95": list(interval),
+        "pass@1_ci95_method": method,
         "pass@k": ks,
         "n_problems": len(problems),
         "n_solved": sum(1 for _, c in counts if c > 0),
@@ -82,17 +82,6 @@ def build_results(header: dict, problems: list[dict]) -> dict:
         "problems": problems,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8"
-    ) as tmp:
-        json.dump(data, tmp, indent=1)
-        tmp.write("\n")
-    os.chmod(tmp.name, 0o644)  # a temporary file is private; a results file is for everyone to read
-    os.replace(tmp.name, path)
 
 
 def read_results(path: str | Path) -> dict:
@@ -167,12 +156,8 @@ class ResultsWriter:
         self._rewrite_partial()
 
     def _rewrite_partial(self) -> None:
-        self.partial.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.partial.with_name(self.partial.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(json.dumps(self.header) + "\n")
-            handle.writelines(json.dumps(record) + "\n" for record in self.done.values())
-        os.replace(tmp, self.partial)
+        lines = [self.header, *self.done.values()]
+        write_text_atomic(self.partial, "".join(json.dumps(line) + "\n" for line in lines))
 
     def add(self, record: dict) -> None:
         """Record one finished problem durably before anything else happens."""
@@ -183,6 +168,12 @@ class ResultsWriter:
             handle.write(json.dumps(record) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+
+    def complete(self, question_ids: list[str]) -> Path:
+        """The final file: as it is when a finished run is asked for again, else written now."""
+        if self.final.is_file() and not self.partial.is_file():
+            return self.final
+        return self.finish(question_ids)
 
     def finish(self, question_ids: list[str]) -> Path:
         """Write ``<slug>.json`` with the problems in benchmark order, then drop the partial file."""

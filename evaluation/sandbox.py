@@ -1,46 +1,85 @@
-"""Isolation for generated programs: long-lived sandboxed judge workers ("zygotes").
+"""Isolation for generated programs: long-lived sandboxed judge workers ("zygotes"), seen from the judge.
 
-Each worker is `python -I evaluation/sandbox_worker.py`, started once, and forks one fresh child per
-test (see that file). Two ways to start it, chosen by `mode` or the env var CODEGEN_LAB_SANDBOX:
+Each worker is ``python -I evaluation/sandbox_worker.py FD`` (see that file for what happens inside),
+started once and reused. The judge talks to it over a SOCK_SEQPACKET socket: control messages only,
+plus file descriptors. A test's input goes in as a sealed, read-only memfd; stdout, stderr and a
+functional result come back through pipes whose read ends only the judge holds. Expected outputs, other
+tests and the evaluator's environment never enter the sandbox, and verdicts are decided here.
 
-- `bwrap` (default when bubblewrap works): new PID/net/IPC/UTS namespaces, no network, a read-only view
-  of only /usr and the Python installation, a private size-capped tmpfs as the only writable place,
-  a clean environment, --die-with-parent. As root the worker keeps only the capabilities it needs to
-  drop each program to a random private uid (the program then cannot signal the worker or anything else).
-- `rlimit` (fallback where bubblewrap is missing or unusable): a scrubbed environment, its own session,
-  a private 0711 temp dir, rlimits per program, and when run as root the same private uid per program.
-  Weaker: no network or filesystem namespaces, so the program can read world-readable files, reach the
-  network and, when not run as root, signal processes of the same user.
+Modes (``sandbox=`` or ``CODEGEN_LAB_SANDBOX``), recorded as the *isolation* in every results file:
 
-Both modes apply per program: rlimits on address space, CPU time, file size, processes/threads (with a
-private uid), a fresh working dir, a wall-clock limit and an output limit.
+- ``bwrap`` (the default): bubblewrap. As root (``bwrap-root``) each program runs under a private
+  random uid; without root (``bwrap-userns``) the worker lives in its own user namespace and programs
+  lose every capability. Both: no network, a read-only view of /usr and the Python installation, a
+  fresh PID namespace and /proc per test, a fresh size-capped tmpfs per program for cwd, /tmp and
+  /dev/shm, nothing of the judge's environment.
+- ``rlimit``: only where the user asks for it (this flag or the variable; never chosen silently): no
+  namespaces, so a program can read world-readable files, use the network and, without root, signal
+  or read the judge's own processes. Its limits are rlimits alone.
+
+``auto`` (unset) means bwrap, and a host where bubblewrap cannot run is refused with one sentence.
 """
 
 from __future__ import annotations
 
+import array
+import contextlib
 import functools
 import json
 import os
 import random
 import select
 import shutil
+import socket
 import stat
-import struct
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SANDBOX_ENV = "CODEGEN_LAB_SANDBOX"
 MODES = ("bwrap", "rlimit")
 HERE = Path(__file__).resolve().parent
-WORKER_FILES = ("sandbox_worker.py", "compare.py")
-SCRATCH_BYTES = 512 * 1024 * 1024  # tmpfs for all working dirs of one bwrap worker
-ADDRESS_HEADROOM_MB = 512  # address space beyond memory_mb: reserved thread stacks, allocator arenas
-WORKER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
-REPLY_SLACK_S = 30.0  # a worker silent for time_limit + this is treated as dead
+WORKER = HERE / "sandbox_worker.py"
+OUTPUT_LIMIT = 64 * 1024 * 1024  # bytes of stdout (or a functional result) per test; OLE beyond
+STDERR_TAIL = 4096
+DISK_BYTES = 256 * 1024 * 1024  # everything one program writes: cwd, /tmp and /dev/shm together
+MAX_TASKS = 64  # processes + threads per program (RLIMIT_NPROC)
+ADDRESS_HEADROOM_MB = 512  # address space beyond memory_mb: the interpreter, thread stacks, arenas
+REPLY_SLACK_S = 30.0  # a worker silent for time_limit + this is treated as lost
+ROOT_CAPS = (
+    "CAP_SYS_ADMIN",
+    "CAP_SETUID",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_CHOWN",
+    "CAP_KILL",
+    "CAP_FOWNER",
+)
+USERNS_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP")  # inside the worker's own user namespace only
+GUARANTEES = {
+    "bwrap-root": "bubblewrap as root: private uid per program, no network, own PID namespace and /proc "
+    "per test, fresh tmpfs per program (cwd, /tmp, /dev/shm; 256 MB in all), read-only system, no secrets",
+    "bwrap-userns": "bubblewrap in a user namespace (no root): no capabilities, no network, own PID "
+    "namespace and /proc per test, fresh tmpfs per program (cwd, /tmp, /dev/shm; 256 MB in all), "
+    "read-only system, no secrets",
+    "rlimit-root": "WEAKER, opted in: rlimits and a private uid per program; no namespaces (network and "
+    "world-readable files reachable), disk limited per file only",
+    "rlimit-user": "WEAKER, opted in: rlimits only; no namespaces, same uid as the judge (the program "
+    "can signal and read the judge's processes), disk limited per file only",
+}
+
+
+class SandboxUnavailable(RuntimeError):
+    """No sandbox of the asked strength can run here; the message says what is missing."""
+
+
+class WorkerLost(Exception):
+    """The worker died or stopped answering (not the program's fault by itself)."""
 
 
 def sandbox_env() -> dict[str, str]:
@@ -58,8 +97,8 @@ def sandbox_env() -> dict[str, str]:
 def sandbox_python(mode: str = "bwrap") -> str:
     """The base interpreter (outside any venv), so only the standard installation is visible.
 
-    The rlimit fallback runs programs under a private uid without a filesystem view of its own, so as
-    root it needs an interpreter every user can read (pyenv's under /root is not): the system python3.
+    The rlimit mode runs programs under a private uid without a filesystem view of its own, so as root
+    it needs an interpreter every user can read (pyenv's under /root is not): the system python3.
     """
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     candidate = Path(sys.base_prefix) / "bin" / version
@@ -68,22 +107,28 @@ def sandbox_python(mode: str = "bwrap") -> str:
         for system in ("/usr/bin/python3", "/usr/local/bin/python3"):
             if Path(system).exists() and readable_by_all(Path(system)):
                 return system
-        raise RuntimeError(f"sandbox fallback: {python} is not readable by other users and no system python3")
+        raise SandboxUnavailable(f"{python} is not readable by other users and there is no system python3.")
     return str(python)
 
 
 def readable_by_all(python: Path) -> bool:
-    """Every folder above the installation can be traversed and its stdlib read by any user."""
+    """Every folder above the installation can be traversed and the interpreter run by any user."""
     prefix = python.resolve().parent.parent
     if any(not parent.stat().st_mode & stat.S_IXOTH for parent in [prefix, *prefix.parents]):
         return False
     return bool(python.resolve().stat().st_mode & stat.S_IXOTH)
 
 
-def bwrap_command(python: str) -> list[str]:
+def isolation(mode: str) -> str:
+    """What a mode gives on this host: bwrap-root, bwrap-userns, rlimit-root or rlimit-user."""
+    return f"{mode}-{'root' if os.geteuid() == 0 else ('userns' if mode == 'bwrap' else 'user')}"
+
+
+def bwrap_command(python: str, fd: int) -> list[str]:
     command = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
     command += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
-    if os.geteuid() != 0:
+    root = os.geteuid() == 0
+    if not root:
         command += ["--unshare-user"]
     command += ["--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/lib", "/lib64", "/sbin"):
@@ -96,42 +141,50 @@ def bwrap_command(python: str) -> list[str]:
         for parent in reversed(prefix.parents[:-1]):  # e.g. /root is 0700 outside; programs must traverse
             command += ["--perms", "0755", "--dir", str(parent)]
         command += ["--ro-bind", str(prefix), str(prefix)]
-    for name in WORKER_FILES:
-        command += ["--ro-bind", str(HERE / name), f"/judge/{name}"]
-    command += ["--proc", "/proc", "--dev", "/dev", "--size", str(SCRATCH_BYTES), "--tmpfs", "/box"]
-    command += ["--chdir", "/box", "--clearenv"]
+    command += ["--ro-bind", str(WORKER), "/judge/sandbox_worker.py"]
+    command += ["--proc", "/proc", "--dev", "/dev", "--dir", "/tmp", "--dir", "/sandbox", "--chdir", "/"]
+    command += ["--clearenv"]
     for key, value in sandbox_env().items():
         command += ["--setenv", key, value]
-    if os.geteuid() == 0:
-        command += ["--cap-drop", "ALL"]
-        for cap in WORKER_CAPS:
-            command += ["--cap-add", cap]
-    return command + [python, "-I", "/judge/sandbox_worker.py"]
+    command += ["--cap-drop", "ALL"]
+    for cap in ROOT_CAPS if root else USERNS_CAPS:
+        command += ["--cap-add", cap]
+    return command + [python, "-I", "/judge/sandbox_worker.py", str(fd)]
 
 
 @functools.cache
-def bwrap_usable() -> bool:
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot run our workers here, or None when it can (tried once, for real)."""
     if shutil.which("bwrap") is None:
-        return False
-    probe = bwrap_command(sandbox_python())[:-2] + ["-I", "-c", "import os; os.listdir('/box')"]
+        return "bubblewrap is not installed (Debian: apt-get install bubblewrap; a Space: packages.txt)"
+    worker = Worker("bwrap")
     try:
-        return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+        worker.start()
+    except (WorkerLost, OSError) as err:
+        return f"bubblewrap cannot create its namespaces here ({err})"
+    finally:
+        worker.close()
+    return None
+
+
+def bwrap_usable() -> bool:
+    return bwrap_problem() is None
 
 
 def resolve_mode(mode: str | None = None) -> str:
-    """`bwrap`, `rlimit`, or (None/"auto") bwrap when usable, else the rlimit fallback."""
+    """``bwrap`` or an explicitly asked ``rlimit``; ``auto`` (the default) is bwrap or a refusal."""
     mode = mode or os.environ.get(SANDBOX_ENV) or "auto"
-    if mode == "auto":
-        return "bwrap" if bwrap_usable() else "rlimit"
-    if mode not in MODES:
+    if mode not in (*MODES, "auto"):
         raise ValueError(f"{SANDBOX_ENV}/sandbox mode must be auto, bwrap or rlimit, got {mode!r}")
-    if mode == "bwrap" and not bwrap_usable():
-        raise RuntimeError(
-            "sandbox mode 'bwrap' requested but bubblewrap is missing or cannot create namespaces"
+    if mode == "rlimit":
+        return mode
+    problem = bwrap_problem()
+    if problem is not None:
+        raise SandboxUnavailable(
+            f"Refusing to run generated code: {problem}. To judge anyway with the weaker rlimit sandbox "
+            f"(no namespaces), pass --sandbox rlimit or set {SANDBOX_ENV}=rlimit."
         )
-    return mode
+    return "bwrap"
 
 
 @functools.cache
@@ -148,106 +201,211 @@ def spawn(command: list[str], **popen_args) -> subprocess.Popen:
     return _spawner(os.getpid()).submit(subprocess.Popen, command, **popen_args).result()
 
 
-class WorkerDied(Exception):
-    pass
+def sealed_memfd(data: bytes, name: str) -> int:
+    """A memfd holding ``data``, sealed: nobody can change it, whoever holds it."""
+    import fcntl
+
+    memfd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    os.write(memfd, data)
+    seals = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+    fcntl.fcntl(memfd, fcntl.F_ADD_SEALS, seals)
+    return memfd
+
+
+def read_only(memfd: int) -> int:
+    """A new read-only fd of its own (own offset) on a memfd: what a program is handed."""
+    return os.open(f"/proc/self/fd/{memfd}", os.O_RDONLY | os.O_CLOEXEC)
+
+
+@dataclass
+class RawRun:
+    """What one test run left behind, before any comparison."""
+
+    status: int = 0  # the wait status
+    seconds: float = 0.0
+    timed_out: bool = False
+    maxrss_kb: int = 0
+    stdout: bytes = b""
+    stderr: bytes = b""  # the tail
+    result: bytes = b""  # a functional call's JSON result
+    output_exceeded: bool = False
+
+
+@dataclass
+class Program:
+    """One program on one worker: its code (one sealed memfd), its private uid; ``run`` one test at a time."""
+
+    worker: Worker
+    code_memfd: int
+    func_name: str | None
+    time_limit: float
+    memory_mb: int
+    semantics: str
+    uid: int | None = field(default=None)
+
+    def run(self, test_input: str, functional: bool = False) -> RawRun:
+        message = {
+            "op": "test",
+            "time_limit": self.time_limit,
+            "memory_mb": self.memory_mb,
+            "func_name": self.func_name if functional else None,
+            "semantics": self.semantics,
+        }
+        stdin_memfd = sealed_memfd(test_input.encode(), "stdin")
+        given = [read_only(self.code_memfd), read_only(stdin_memfd)]
+        os.close(stdin_memfd)
+        pipes = [os.pipe() for _ in range(3 if functional else 2)]  # stdout, stderr(, a functional result)
+        result = pipes[2][1] if functional else os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            self.worker.send(message, [*given, pipes[0][1], pipes[1][1], result])
+        finally:
+            for fd in (*given, pipes[0][1], pipes[1][1], result):
+                os.close(fd)
+        return self.worker.collect([r for r, _ in pipes], self.time_limit + REPLY_SLACK_S)
 
 
 class Worker:
-    """One zygote process; started on first use and again after it dies."""
+    """One zygote process; started on first use and again after it is lost."""
 
     def __init__(self, mode: str | None = None):
-        self.mode = resolve_mode(mode)
+        self.mode = mode if mode in MODES else resolve_mode(mode)
+        self.isolation = isolation(self.mode)
         self.process: subprocess.Popen | None = None
+        self.sock: socket.socket | None = None
         self.scratch: str | None = None
 
     def start(self) -> None:
         python = sandbox_python(self.mode)
-        private_uid = random.randrange(200_000, 2_000_000_000) if os.geteuid() == 0 else None
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         if self.mode == "bwrap":
-            command, cwd, scratch, sweep = bwrap_command(python), None, "/box", "namespace"
+            command, cwd, isolation_kind = bwrap_command(python, child.fileno()), None, "namespaces"
         else:
-            self.scratch = scratch = tempfile.mkdtemp(prefix="codegen-judge-")
-            os.chmod(scratch, 0o711)  # a private uid may enter its own working dir, not list others
-            command, cwd = [python, "-I", str(HERE / "sandbox_worker.py")], scratch
-            sweep = "uid" if private_uid is not None else "group"
-        self.process = spawn(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            cwd=cwd,
-            env=sandbox_env(),
-            start_new_session=True,
-        )
-        config = {
-            "scratch": scratch,
-            "uid": private_uid,
-            "sweep": sweep,
-            "address_headroom_mb": ADDRESS_HEADROOM_MB,
-        }
-        self._send(config)
-        reply = self._receive(60.0)
-        if not reply.get("ready"):
-            raise WorkerDied(f"sandbox worker did not start: {reply}")
-
-    def run(
-        self, code: str, tests: list[list[str]], func_name: str | None, time_limit: float, memory_mb: int
-    ) -> Iterator[dict]:
-        """Yield one {verdict, seconds, detail} per test run (stops after the first failure).
-
-        A worker found dead before the job (killed while idle) is restarted, so the job is not blamed;
-        one that dies during the job gives it an RE.
-        """
-        if self.process is not None and self.process.poll() is not None:
-            self.close()
-        if self.process is None:
-            self.start()
-        job = {
-            "code": code,
-            "tests": tests,
-            "func_name": func_name,
-            "time_limit": time_limit,
-            "memory_mb": memory_mb,
-        }
+            self.scratch = tempfile.mkdtemp(prefix="codegen-judge-")
+            os.chmod(self.scratch, 0o711)  # a private uid may enter its own working dir, not list others
+            command, cwd, isolation_kind = (
+                [python, "-I", str(WORKER), str(child.fileno())],
+                self.scratch,
+                "none",
+            )
         try:
-            self._send(job)
-            while "done" not in (reply := self._receive(time_limit + REPLY_SLACK_S)):
-                yield reply
-        except (WorkerDied, OSError, ValueError) as error:
+            self.process = spawn(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                cwd=cwd,
+                env=sandbox_env(),
+                pass_fds=(child.fileno(),),
+                start_new_session=True,
+            )
+        finally:
+            child.close()
+        self.sock = parent
+        config = {
+            "isolation": isolation_kind,
+            "scratch": self.scratch,
+            "address_headroom_mb": ADDRESS_HEADROOM_MB,
+            "max_tasks": MAX_TASKS,
+        }
+        self.send(config)
+        reply = self.receive(60.0)
+        if not reply.get("ready"):
+            raise WorkerLost(f"sandbox worker did not start: {reply}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @contextlib.contextmanager
+    def program(
+        self, code: str, func_name: str | None, time_limit: float, memory_mb: int, semantics: str
+    ) -> Iterator[Program]:
+        """One program's scope (a fresh tmpfs and uid) around its tests; ``end`` wipes it."""
+        if not self.alive():
             self.close()
-            yield {"verdict": "RE", "seconds": 0.0, "detail": f"sandbox worker died: {error}"}
+            self.start()
+        uid = random.randrange(200_000, 2_000_000_000) if os.geteuid() == 0 else None
+        self.send({"op": "begin", "uid": uid, "disk_bytes": DISK_BYTES})  # no reply: the socket keeps order
+        code_memfd = sealed_memfd(code.encode(), "main.py")
+        try:
+            yield Program(self, code_memfd, func_name, time_limit, memory_mb, semantics, uid)
+        finally:
+            os.close(code_memfd)
+        self.send({"op": "end"})
 
-    def _send(self, message: dict) -> None:
-        data = json.dumps(message).encode()
-        self.process.stdin.write(struct.pack(">I", len(data)) + data)
-        self.process.stdin.flush()
+    # -- the socket ---------------------------------------------------------------------------
+    def send(self, message: dict, fds: list[int] = ()) -> None:
+        ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+        try:
+            self.sock.sendmsg([json.dumps(message).encode()], ancillary)
+        except OSError as err:
+            raise WorkerLost(f"cannot reach the sandbox worker ({err})") from err
 
-    def _receive(self, timeout: float) -> dict:
-        header = self._read_exact(4, timeout)
-        return json.loads(self._read_exact(struct.unpack(">I", header)[0], timeout))
+    def receive(self, timeout: float) -> dict:
+        ready, _, _ = select.select([self.sock], [], [], timeout)
+        if not ready:
+            raise WorkerLost(f"no reply from the sandbox worker within {timeout:.0f} s")
+        try:
+            data = self.sock.recv(1 << 16)
+        except OSError as err:
+            raise WorkerLost(f"the sandbox worker's socket broke ({err})") from err
+        if not data:
+            raise WorkerLost(f"the sandbox worker exited (status {self.process.poll()})")
+        return json.loads(data)
 
-    def _read_exact(self, size: int, timeout: float) -> bytes:
-        fd = self.process.stdout.fileno()
-        data = bytearray()
-        while len(data) < size:
-            ready, _, _ = select.select([fd], [], [], timeout)
-            if not ready:
-                raise WorkerDied(f"no reply within {timeout:.0f} s")
-            chunk = os.read(fd, size - len(data))
-            if not chunk:
-                raise WorkerDied(f"exit status {self.process.poll()}")
-            data += chunk
-        return bytes(data)
+    def collect(self, readers: list[int], timeout: float) -> RawRun:
+        """Read the program's pipes until it is reported finished and they are closed."""
+        run, buffers = RawRun(), {fd: bytearray() for fd in readers}
+        open_fds, deadline, report = set(readers), time.monotonic() + timeout, None
+        try:
+            while open_fds or report is None:
+                wait = deadline - time.monotonic()
+                if (
+                    report is not None
+                ):  # finished: what is left is in the pipes already (or a stray holds them)
+                    wait = min(wait, 0.5)
+                if wait <= 0:
+                    if report is None:
+                        raise WorkerLost(f"no report from the sandbox worker within {timeout:.0f} s")
+                    break
+                watched = [*open_fds] + ([self.sock] if report is None else [])
+                ready, _, _ = select.select(watched, [], [], wait)
+                if not ready and report is not None:
+                    break
+                for fd in ready:
+                    if fd is self.sock:
+                        report = self.receive(0)
+                        continue
+                    chunk = os.read(fd, 1 << 16)
+                    if not chunk:
+                        open_fds.discard(fd)
+                        continue
+                    buffers[fd] += chunk
+                    if fd != readers[1] and len(buffers[fd]) > OUTPUT_LIMIT:
+                        run.output_exceeded = True  # stop reading: the program's next write fails
+                        open_fds.discard(fd)
+                        os.close(fd)
+                        readers[readers.index(fd)] = -1
+                    elif fd == readers[1] and len(buffers[fd]) > 2 * STDERR_TAIL:
+                        del buffers[fd][:-STDERR_TAIL]
+        finally:
+            for fd in readers:
+                if fd >= 0:
+                    os.close(fd)
+        run.stdout, run.stderr, run.result = (*(bytes(b) for b in buffers.values()), b"")[:3]
+        run.status, run.seconds = report["status"], report["seconds"]
+        run.timed_out, run.maxrss_kb = report["timed_out"], report["maxrss_kb"]
+        return run
 
     def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
         if self.process is not None:
             process, self.process = self.process, None
             try:
-                process.stdin.close()
                 process.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
+            except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            process.stdout.close()
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None

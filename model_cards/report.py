@@ -13,12 +13,12 @@ every number in the report.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codegen_lab.files import replace_dir
 from model_cards import report_analysis as analysis
 from model_cards.report_data import Checkpoint, ReportInputError, Run, load_runs
 
@@ -157,11 +157,7 @@ def write_report(args: ReportArguments) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = out.with_name(f".{out.name}.old")
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(tmp, out)
     return out
 
 

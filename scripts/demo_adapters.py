@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=48, help="48 > 41: one batch, the fastest on CPU")
     options = parser.parse_args()
 
-    from evaluation.api import evaluate_models
+    from evaluation.api import EvalConfig, evaluate_models
     from evaluation.benchmark import STUDY_PRESET, load_benchmark
 
     benchmark = load_benchmark(preset=STUDY_PRESET)
@@ -63,8 +63,7 @@ def main() -> None:
             {name: str(adapter)},
             benchmark,
             options.results,
-            max_new_tokens=options.max_new_tokens,
-            batch_size=options.batch_size,
+            EvalConfig(max_new_tokens=options.max_new_tokens, batch_size=options.batch_size),
             model_info={"run": name, "step": step, "source": "local"},
         )
         results = json.loads(paths[name].read_text())

@@ -6,6 +6,7 @@ Histories live in per-session ``gr.State``; the model is shared through the engi
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 
@@ -14,6 +15,8 @@ import gradio as gr
 from codegen_lab import SYSTEM_PROMPT
 from codegen_lab.hub import HubError
 from codegen_lab.models import ModelLoadError
+from evaluation.judge import sandbox_record
+from evaluation.sandbox import SandboxUnavailable
 from space import problems
 from space.catalog import model_choices, opening_pair
 from space.engine import Engine, GenerationSettings, cap_prompt
@@ -141,9 +144,14 @@ class Arena:
         if not any(answers):
             gr.Warning("Both panes are empty: send the problem to the models first.")
             return gr.skip(), gr.skip()
-        verdicts = problems.judge_answers(question_id, answers)
+        try:
+            verdicts = problems.judge_answers(question_id, answers)
+            isolation = sandbox_record()["isolation"]
+        except SandboxUnavailable as err:  # no sandbox here, and the weaker one was not asked for
+            gr.Warning(str(err))
+            return (f"<div class='verdicts'><b>Not judged:</b> {html.escape(str(err))}</div>",) * 2
         return tuple(
-            problems.verdict_html(f"{side} · {question_id}", v if answer else None)
+            problems.verdict_html(f"{side} · {question_id}", v if answer else None, isolation)
             for side, v, answer in zip(("Left", "Right"), verdicts, answers, strict=True)
         )
 

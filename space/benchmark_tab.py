@@ -1,15 +1,15 @@
 """The Space's Benchmark tab: evaluate the base model or an adapter on a LiveCodeBench preset, live.
 
 ``build_benchmark_tab(engine, list_models=...)`` is called inside a ``gr.Tab`` by ``space/ui.py``. The run
-goes through ``evaluation.api.evaluate_models`` in a worker thread (its own copy of the base, so the arena
-keeps answering), reports every judged problem, stops cleanly on Cancel, and writes its results file
+goes through ``evaluation.api.evaluate_models`` in a worker thread on the Arena engine's model (one copy
+in memory, batches serialised with the Arena's lock), reports every judged problem and the tokens of the
+batch being generated, stops cleanly on Cancel, and writes its results file
 under ``outputs/space-benchmarks/results/``, where the leaderboard finds it on Refresh. A cancelled run
 keeps its finished problems; starting the same run again resumes from them.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -19,9 +19,11 @@ from pathlib import Path
 import gradio as gr
 
 from codegen_lab import BASE_ADAPTER
+from evaluation.api import EvalProgress
 from evaluation.benchmark import load_benchmark
 from space.background import END, Report, stream_reports
-from space.results_store import OUTPUTS_ENV, REPO_ROOT
+from space.catalog import outputs_dir
+from space.engine import Engine
 
 DEFAULT_MAX_NEW_TOKENS = 1024  # evaluate_models' default, so Space runs compare with CLI runs
 # label -> (evaluation.benchmark preset, problem limit)
@@ -33,16 +35,14 @@ BENCHMARKS = {
 
 def default_out_dir() -> Path:
     """Inside ``outputs/`` (or ``$CODEGEN_LAB_OUTPUTS``), which the leaderboard scans for results."""
-    return Path(os.environ.get(OUTPUTS_ENV, REPO_ROOT / "outputs")) / "space-benchmarks" / "results"
+    return outputs_dir() / "space-benchmarks" / "results"
 
 
 @dataclass
-class Progress:
-    """One step of a benchmark run: ``done`` of ``total`` problems judged, ``n_passed`` solved."""
+class Step:
+    """One step of a benchmark run: what is judged so far and where generation stands."""
 
-    done: int
-    total: int
-    n_passed: int
+    progress: EvalProgress
     finished: bool = False
     cancelling: bool = False
     cancelled: bool = False
@@ -51,7 +51,7 @@ class Progress:
 
 
 def run_benchmark(
-    base: str,
+    engine: Engine,
     model_name: str,
     adapter: str,
     benchmark,
@@ -60,79 +60,76 @@ def run_benchmark(
     *,
     max_new_tokens: int = 512,
     batch_size: int = 4,
-) -> Iterator[Progress]:
-    """Evaluate one model (``adapter`` = a spec, or BASE_ADAPTER for the base) and yield its progress.
+) -> Iterator[Step]:
+    """Evaluate one model (``adapter`` = a spec, or BASE_ADAPTER for the base) on the engine's own model.
 
-    The evaluation runs in a worker thread; setting ``stop`` (or closing this generator) ends it after
-    the current batch, with the finished problems kept for a resume, and a ``cancelling`` step is
-    yielded as soon as the flag is seen. Errors are re-raised here.
+    Each batch takes the engine's lock, so the Arena keeps answering between batches and the model is
+    in memory once. Setting ``stop`` (or closing this generator) ends the run after the current batch,
+    with the finished problems kept for a resume; a ``cancelling`` step comes as soon as the flag is seen.
+    Errors (a bad adapter, say) are re-raised here.
     """
-    from evaluation.api import evaluate_models
+    from evaluation.api import EvalConfig, LoadedModel, evaluate_models
 
-    adapters = None if adapter in ("", BASE_ADAPTER) else {model_name: adapter}
+    config = EvalConfig(max_new_tokens=max_new_tokens, batch_size=batch_size)
 
     def work(report: Report) -> dict[str, Path]:
-        return evaluate_models(
-            base,
-            adapters,
-            benchmark,
-            out_dir,
-            max_new_tokens=max_new_tokens,
-            batch_size=batch_size,
-            on_progress=lambda done, total, passed: report("progress", (done, total, passed)),
-            should_stop=stop.is_set,
-        )
+        with engine.pinned_adapter(adapter) as attached:
+            base_only = attached == BASE_ADAPTER
+            loaded = LoadedModel(engine.model, engine.tokenizer, {} if base_only else {model_name: attached},
+                                 engine.locked_generate)  # fmt: skip
+            return evaluate_models(
+                engine.base,
+                None if base_only else {model_name: adapter},
+                benchmark,
+                out_dir,
+                config,
+                on_progress=lambda progress: report("progress", progress),
+                should_stop=stop.is_set,
+                loaded=loaded,
+            )
 
-    last = Progress(0, len(benchmark.problems), 0)
+    last = EvalProgress(0, len(benchmark.problems), 0)
     announced = False
     reports = stream_reports(work, stop, name=f"benchmark-{model_name}", poll=0.2)
     with closing(reports):  # closing this generator stops the run after the current batch
         for kind, payload in reports:
             if stop.is_set() and not announced:
                 announced = True
-                yield Progress(last.done, last.total, last.n_passed, cancelling=True)
+                yield Step(last, cancelling=True)
             if kind == "progress":
-                last = Progress(*payload, cancelling=announced)
-                yield last
+                last = payload
+                yield Step(last, cancelling=announced)
             elif kind == END:
                 path = next(iter(payload.values()), None)
                 if path is None:
-                    yield Progress(last.done, last.total, last.n_passed, finished=True, cancelled=True)
+                    yield Step(last, finished=True, cancelled=True)
                     return
                 from evaluation.results import read_results
 
-                pass_at_1 = read_results(path)["metrics"]["pass@1"]
-                yield Progress(
-                    last.total,
-                    last.total,
-                    last.n_passed,
-                    finished=True,
-                    results_file=path,
-                    pass_at_1=pass_at_1,
-                )
+                metrics = read_results(path)["metrics"]
+                done = EvalProgress(last.total, last.total, metrics["n_solved"])
+                yield Step(done, finished=True, results_file=path, pass_at_1=metrics["pass@1"])
 
 
-def describe(progress: Progress, model_name: str) -> str:
+def describe(step: Step, model_name: str) -> str:
     """The status line under the progress bar."""
-    if progress.cancelled:
+    p = step.progress
+    if step.cancelled:
         return (
-            f"Cancelled {model_name} after {progress.done}/{progress.total} problems "
-            f"({progress.n_passed} solved). Finished problems are kept: run it again to resume."
+            f"Cancelled {model_name} after {p.judged}/{p.total} problems ({p.solved} solved). Finished "
+            "problems are kept: run it again to resume."
         )
-    if progress.cancelling:
+    if step.cancelling:
         return (
-            f"Cancelling {model_name} after the current batch ({progress.done}/{progress.total} judged so "
-            "far)… finished problems are kept."
+            f"Cancelling {model_name} after the current batch ({p.judged}/{p.total} judged so far)… finished "
+            "problems are kept."
         )
-    if progress.finished:
+    if step.finished:
         return (
-            f"Done: {model_name} solved {progress.n_passed}/{progress.total} problems, "
-            f"Pass@1 {100 * progress.pass_at_1:.1f} %. Results: {progress.results_file} — "
-            "press Refresh on the Leaderboard tab to see it there."
+            f"Done: {model_name} solved {p.solved}/{p.total} problems, Pass@1 {100 * step.pass_at_1:.1f} %. "
+            f"Results: {step.results_file} — press Refresh on the Leaderboard tab to see it there."
         )
-    return (
-        f"{model_name}: {progress.done}/{progress.total} problems judged, {progress.n_passed} solved so far…"
-    )
+    return f"{model_name}: {p.line()}…"
 
 
 class BenchmarkRunner:
@@ -140,7 +137,7 @@ class BenchmarkRunner:
 
     def __init__(
         self,
-        base: str,
+        engine: Engine,
         list_models: Callable[[], dict[str, str]],
         *,
         out_dir: Path | None = None,
@@ -148,7 +145,7 @@ class BenchmarkRunner:
         benchmarks: dict[str, tuple[str, int | None]] = BENCHMARKS,
         batch_size: int = 4,
     ):
-        self.base = base
+        self.engine = engine
         self.list_models = list_models
         self.out_dir = out_dir or default_out_dir()
         self.benchmark_source = benchmark_source
@@ -177,10 +174,10 @@ class BenchmarkRunner:
         except ValueError as err:
             raise gr.Error(str(err)) from err
         stop = self.stops[request.session_hash] = threading.Event()
-        progress((0, len(benchmark.problems)), desc="loading the model", unit="problems")
+        progress((0, len(benchmark.problems)), desc="loading the adapter", unit="problems")
         yield f"Loading {model_name} and {len(benchmark.problems)} problems…"
         steps = run_benchmark(
-            self.base,
+            self.engine,
             model_name,
             adapter,
             benchmark,
@@ -191,7 +188,8 @@ class BenchmarkRunner:
         )
         try:
             for step in steps:
-                progress((step.done, step.total), desc=f"{step.n_passed} solved", unit="problems")
+                p = step.progress
+                progress((p.judged, p.total), desc=f"{p.solved} solved", unit="problems")
                 yield describe(step, model_name)
         except Exception as err:
             raise gr.Error(f"The benchmark of {model_name} failed: {err}") from err
@@ -213,21 +211,19 @@ class BenchmarkRunner:
 
 
 def build_benchmark_tab(
-    engine=None,
+    engine: Engine,
     *,
-    base: str | None = None,
     list_models: Callable[[], dict[str, str]] | None = None,
     out_dir: Path | None = None,
     benchmark_source: str | None = None,
 ) -> BenchmarkRunner:
     """Lay the Benchmark tab out in the current Blocks context.
 
-    ``list_models()`` returns {display name: adapter spec}, BASE_ADAPTER for the base model; the base is
-    ``engine.base`` unless ``base`` is given. Only one benchmark runs at a time (Gradio's queue).
+    ``list_models()`` returns {display name: adapter spec}, BASE_ADAPTER for the base model. Only one
+    benchmark runs at a time (Gradio's queue); it shares the engine's model with the Arena.
     """
-    base = base or engine.base
-    list_models = list_models or (lambda: {f"base ({base})": BASE_ADAPTER})
-    runner = BenchmarkRunner(base, list_models, out_dir=out_dir, benchmark_source=benchmark_source)
+    list_models = list_models or (lambda: {f"base ({engine.base})": BASE_ADAPTER})
+    runner = BenchmarkRunner(engine, list_models, out_dir=out_dir, benchmark_source=benchmark_source)
     names = list(list_models())
     gr.Markdown(
         "Evaluate a model on LiveCodeBench problems: generate (greedy), extract the program, judge it in the "

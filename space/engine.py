@@ -7,9 +7,10 @@ one generation (and any adapter loading) on the model at a time; a stop event en
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -86,6 +87,7 @@ class Engine:
         self.model, self.tokenizer = model, tokenizer
         self.tokenizer.padding_side = "left"
         self.adapters: OrderedDict[str, str] = OrderedDict()  # spec -> adapter name, least recent first
+        self.pinned: Counter[str] = Counter()  # specs a benchmark run is using: never evicted meanwhile
         self._next_id = 0
         self.lock = threading.Lock()
         eos = self.model.generation_config.eos_token_id
@@ -115,7 +117,7 @@ class Engine:
                 self.model.delete_adapter(name)  # half-loaded (e.g. shapes of another base)
             raise
         self.adapters[spec] = name
-        for old_spec in [s for s in self.adapters if s not in keep]:
+        for old_spec in [s for s in self.adapters if s not in keep and not self.pinned[s]]:
             if len(self.adapters) <= self.max_adapters:
                 break
             self.model.delete_adapter(self.adapters.pop(old_spec))
@@ -125,6 +127,26 @@ class Engine:
         """Attach ``spec`` now (raises ModelLoadError with the reason); returns its adapter name."""
         with self.lock:
             return self._adapter_name(spec, {spec})
+
+    def locked_generate(self, **kwargs):
+        """``model.generate`` under the engine's lock: how a benchmark shares the Arena's model, batch by batch
+        (app.py wraps this with ``spaces.GPU`` on ZeroGPU, as it does ``stream``)."""
+        from peft import PeftModel
+
+        with self.lock:
+            if isinstance(self.model, PeftModel) and "adapter_names" not in kwargs:  # attached meanwhile
+                kwargs["adapter_names"] = [BASE_ADAPTER] * kwargs["input_ids"].shape[0]
+            return self.model.generate(**kwargs)
+
+    @contextlib.contextmanager
+    def pinned_adapter(self, spec: str) -> Iterator[str]:
+        """The adapter name of ``spec`` (BASE_ADAPTER for the base), kept attached while the block runs."""
+        name = self.load_adapter(spec)
+        self.pinned[spec] += 1
+        try:
+            yield name
+        finally:
+            self.pinned[spec] -= 1
 
     # -- prompts --------------------------------------------------------------------------------
     def build_messages(self, history: list[dict], prompt: str, system_prompt: str | None) -> list[dict]:

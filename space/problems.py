@@ -8,28 +8,16 @@ from __future__ import annotations
 
 import functools
 import html
-from dataclasses import dataclass
 
-
-@dataclass
-class PaneVerdict:
-    """One pane's judged answer: the extraction rule, and a verdict per test (None = not run)."""
-
-    extraction: str
-    verdicts: list  # evaluation.judge.TestVerdict
-    n_tests: int
-
-    @property
-    def passed(self) -> bool:
-        return len(self.verdicts) == self.n_tests and all(v.verdict == "AC" for v in self.verdicts)
+from evaluation.grading import Graded
 
 
 @functools.cache
 def load_problems() -> dict:
     """{question_id: Problem} of the study's 41 problems (the benchmark loader's ``study`` preset)."""
-    from evaluation.benchmark import default_benchmark_source, load_benchmark
+    from evaluation.benchmark import load_benchmark
 
-    benchmark = load_benchmark(default_benchmark_source(), preset="study")
+    benchmark = load_benchmark(preset="study")  # the file the repo ships
     return {problem.question_id: problem for problem in benchmark.problems}
 
 
@@ -47,22 +35,16 @@ def problem_prompt(question_id: str, style: str) -> str:
     return problem.question_content
 
 
-def judge_answers(question_id: str, answers: list[str], time_limit: float = 6.0) -> list[PaneVerdict]:
+def judge_answers(question_id: str, answers: list[str], time_limit: float = 6.0) -> list[Graded]:
     """Extract each answer's program and judge it on the problem's tests (sandboxed subprocesses)."""
-    from evaluation.extract import extract_code
-    from evaluation.judge import JudgeJob, judge
+    from evaluation.grading import Answer, grade
 
     problem = load_problems()[question_id]
     tests = problem.tests("full")
-    extracted = [extract_code(answer) for answer in answers]
-    jobs = [JudgeJob(code=code, tests=tests, func_name=problem.func_name) for code, _ in extracted]
-    runnable = [i for i, (code, _) in enumerate(extracted) if code.strip()]
-    results = judge([jobs[i] for i in runnable], time_limit=time_limit, workers=2) if runnable else []
-    by_pane = dict(zip(runnable, results, strict=True))
-    return [PaneVerdict(rule, by_pane.get(i, []), len(tests)) for i, (_, rule) in enumerate(extracted)]
+    return grade([Answer(answer, tests, problem.func_name) for answer in answers], time_limit=time_limit)
 
 
-def verdict_html(title: str, verdict: PaneVerdict | None) -> str:
+def verdict_html(title: str, verdict: Graded | None, isolation: str = "") -> str:
     """A small table: one row per test with its verdict, time and detail; unrun tests are greyed."""
     if verdict is None:
         return f"<div class='verdicts'><b>{html.escape(title)}</b>: no answer to judge yet.</div>"
@@ -87,8 +69,9 @@ def verdict_html(title: str, verdict: PaneVerdict | None) -> str:
             f"<tr class='{css}'><td>test {i + 1}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
         )
     status = "pass" if verdict.passed else "fail"
+    sandbox = f" · sandbox: {html.escape(isolation)}" if isolation else ""
     return (
         f"<div class='verdicts'><b>{html.escape(title)}</b> <span class='{status}'>{summary}</span> "
-        f"<small>(extraction: {verdict.extraction})</small>"
+        f"<small>(extraction: {verdict.extraction}{sandbox})</small>"
         f"<table><tr><th>test</th><th>verdict</th><th>time</th><th>detail</th></tr>{''.join(rows)}</table></div>"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import urllib.request
 import zipfile
@@ -100,6 +101,10 @@ def test_judge_runs_both_answers_in_the_sandbox_side_by_side(arena):
     left_html, right_html = arena.judge("abc365_a", left, right)
     assert f"PASSED {n_tests}/{n_tests}" in left_html and left_html.count("<td>AC</td>") == n_tests
     assert "FAILED (WA)" in right_html and "<td>WA</td>" in right_html and "extraction: fenced" in right_html
+    isolation = "bwrap-root" if os.geteuid() == 0 else "bwrap-userns"
+    assert (
+        f"sandbox: {isolation}" in left_html and f"sandbox: {isolation}" in right_html
+    )  # the panel says which
     no_code = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "I cannot help."}]
     left_html, right_html = arena.judge("abc365_a", no_code, [])
     assert "FAILED" in left_html or "no program" in left_html

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -27,7 +28,7 @@ def cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
 
 
 def test_help_is_instant_and_imports_nothing_heavy():
-    probe = "import sys; from evaluation.cli import build_parser; build_parser(); print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))"
+    probe = "import sys; from evaluation.cli import make_parser; make_parser('run'); print(sorted(m for m in ('torch', 'peft') if m in sys.modules))"
     assert (
         subprocess.run(
             [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True
@@ -37,7 +38,7 @@ def test_help_is_instant_and_imports_nothing_heavy():
     for command in ([], ["run"], ["rejudge"], ["compare"]):
         result = cli(*command, "--help")
         assert result.returncode == 0, result.stderr
-    assert "--base-model" in cli("run", "--help").stdout
+    assert "--base_model" in cli("run", "--help").stdout
     assert "--generations" in cli("rejudge", "--help").stdout
 
 
@@ -52,7 +53,14 @@ def test_help_is_instant_and_imports_nothing_heavy():
 )
 def test_user_mistakes_give_one_line_and_a_nonzero_exit(tiny_model_dir, tmp_path, args, message):
     result = cli(
-        "run", "--base-model", str(tiny_model_dir), "--out", str(tmp_path / "out"), "--limit", "1", *args
+        "run",
+        "--base_model",
+        str(tiny_model_dir),
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--limit",
+        "1",
+        *args,
     )
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
@@ -91,10 +99,10 @@ def test_mixed_adapter_batches_match_one_adapter_at_a_time(tiny_model_dir, tiny_
 def test_run_writes_one_results_file_per_model(tiny_model_dir, tiny_adapters, tmp_path):
     out = tmp_path / "out"
     result = cli(
-        "run", "--base-model", str(tiny_model_dir), "--adapter", str(tiny_adapters["deep"]),
-        "--adapter", f"diverse={tiny_adapters['diverse']}", "--include-base", "--benchmark", BENCH,
-        "--preset", "study", "--limit", "3", "--n", "2", "--temperature", "0.8", "--top-p", "0.95",
-        "--max-new-tokens", "16", "--prompt-style", "lcb", "--test-scope", "public-only", "--out", str(out),
+        "run", "--base_model", str(tiny_model_dir), "--adapter", str(tiny_adapters["deep"]),
+        f"diverse={tiny_adapters['diverse']}", "--include_base", "--benchmark", BENCH,
+        "--preset", "study", "--limit", "3", "--n", "2", "--temperature", "0.8", "--top_p", "0.95",
+        "--max_new_tokens", "16", "--prompt_style", "lcb", "--test_scope", "public-only", "--output_dir", str(out),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     files = sorted(p.name for p in out.glob("*"))
@@ -107,6 +115,9 @@ def test_run_writes_one_results_file_per_model(tiny_model_dir, tiny_adapters, tm
         assert set(sample) == {"output", "code", "extraction", "passed", "tests"}
         assert data["config"]["sampling"] == {"n": 2, "temperature": 0.8, "top_p": 0.95}
         assert data["config"]["prompt_style"] == "lcb" and data["config"]["judge_version"]
+        assert data["config"]["semantics"] == "lcb"  # the grader's import block, as LiveCodeBench runs it
+        isolation = data["config"]["sandbox"]["isolation"]  # which sandbox judged it, in every file
+        assert isolation == ("bwrap-root" if os.geteuid() == 0 else "bwrap-userns")
         assert data["benchmark"]["test_scope"] == "public-only" and data["benchmark"]["n_problems"] == 3
         assert "pass@1 " in result.stdout
     deep = read_results(out / "deep.json")["model"]
@@ -140,7 +151,7 @@ def make_results(directory, name: str, passes: list[bool]):
 def test_compare_prints_intervals_differences_and_the_paired_test(tmp_path):
     a = make_results(tmp_path, "deep", [True] * 4 + [False] * 16)
     b = make_results(tmp_path, "diverse", [True] * 4 + [True] * 8 + [False] * 8)
-    result = cli("compare", str(a), str(b), "--resamples", "2000")
+    result = cli("compare", "--results", str(a), str(b), "--resamples", "2000")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "A deep: pass@1 0.200" in out and "B diverse: pass@1 0.600" in out and "95% CI [" in out
@@ -149,7 +160,7 @@ def test_compare_prints_intervals_differences_and_the_paired_test(tmp_path):
     )
     assert "Exact McNemar: A-only 0, B-only 8, p = 0.0078" in out
     assert "Paired bootstrap" in out
-    missing = cli("compare", str(a), str(tmp_path / "none.json"))
+    missing = cli("compare", "--results", str(a), str(tmp_path / "none.json"))
     assert (
         missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
     )
@@ -160,9 +171,9 @@ def test_embedded_model_with_a_lora_adapter_end_to_end(embedded_dir, tmp_path):
     adapter = build_tiny_adapter(embedded_dir, tmp_path / "smoke-run" / "checkpoint-step-10-epoch-1", seed=3)
     out = tmp_path / "results"
     result = cli(
-        "run", "--base-model", "embedded:smollm2", "--adapter", str(adapter), "--include-base",
-        "--benchmark", BENCH, "--preset", "study", "--limit", "2", "--max-new-tokens", "64",
-        "--batch-size", "4", "--out", str(out),
+        "run", "--base_model", "embedded:smollm2", "--adapter", str(adapter), "--include_base",
+        "--benchmark", BENCH, "--preset", "study", "--limit", "2", "--max_new_tokens", "64",
+        "--batch_size", "4", "--output_dir", str(out),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     base = read_results(out / "embedded_smollm2.json")

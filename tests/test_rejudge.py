@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from evaluation.rejudge import rejudge
+from evaluation.rejudge import RejudgeArguments, rejudge
 from tests.conftest import REPO_ROOT
 
 PROBLEM = {
@@ -41,7 +41,7 @@ def write_rows(path, rows):
 def rejudge_command(bench, gens, out, *extra: str) -> list[str]:
     """The CLI as a user types it, run in a real subprocess."""
     command = [sys.executable, "-m", "evaluation", "rejudge", "--benchmark", str(bench)]
-    return [*command, "--generations", str(gens), "--out", str(out), *extra]
+    return [*command, "--generations", str(gens), "--output_file", str(out), *extra]
 
 
 def test_rejudge_rows(bench, tmp_path, capsys):
@@ -55,7 +55,7 @@ def test_rejudge_rows(bench, tmp_path, capsys):
         ],
     )
     out = tmp_path / "out" / "verdicts.jsonl"
-    rows = rejudge(bench, gens, out, workers=2, timeout=2.0, group_by="ckpt")
+    rows = rejudge(RejudgeArguments(str(bench), workers=2, time_limit=2.0, group_by="ckpt"), gens, out)
     assert [json.loads(line) for line in out.read_text().splitlines()] == rows
     assert [(r["extraction"], r["passed"]) for r in rows] == [
         ("given", True),
@@ -88,7 +88,7 @@ def test_resume_after_kill(bench, tmp_path):
     )
     out = tmp_path / "v.jsonl"
     partial = tmp_path / "v.jsonl.partial"
-    command = rejudge_command(bench, gens, out, "--workers", "1", "--timeout", "5")
+    command = rejudge_command(bench, gens, out, "--workers", "1", "--time_limit", "5")
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline and (not partial.exists() or len(partial.read_text().splitlines()) < 2):

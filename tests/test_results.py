@@ -97,9 +97,9 @@ def test_resume_after_kill_redoes_nothing_and_loses_nothing(tiny_model_dir, tiny
     """A real CLI process is SIGKILLed mid-run; the rerun finishes only the missing problems."""
     out = tmp_path / "out"
     command = [
-        sys.executable, "-m", "evaluation", "run", "--base-model", str(tiny_model_dir),
+        sys.executable, "-m", "evaluation", "run", "--base_model", str(tiny_model_dir),
         "--adapter", f"deep={tiny_adapters['deep']}", "--preset", "study", "--limit", "12",
-        "--max-new-tokens", "48", "--batch-size", "1", "--out", str(out),
+        "--max_new_tokens", "48", "--batch_size", "1", "--output_dir", str(out),
     ]  # fmt: skip
     partial = out / "deep.partial.jsonl"
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -132,26 +132,31 @@ def test_resume_after_kill_redoes_nothing_and_loses_nothing(tiny_model_dir, tiny
 
 
 def test_should_stop_keeps_finished_problems_and_a_rerun_completes(tiny_model_dir, tiny_adapters, tmp_path):
-    from evaluation.api import evaluate_models
+    from evaluation.api import EvalConfig, evaluate_models
     from evaluation.benchmark import load_benchmark
 
     bench = load_benchmark(str(STUDY_BENCHMARK), limit=4)
     progress = []
-    common = dict(include_base=True, max_new_tokens=8, batch_size=1)
+
+    def judged() -> list[tuple[int, int, int]]:  # one entry per problem judged (steps report too)
+        seen = [(p.judged, p.total, p.solved) for p in progress]
+        return [v for k, v in enumerate(seen) if k == 0 or seen[k - 1] != v]
+
+    common = dict(config=EvalConfig(max_new_tokens=8, batch_size=1), include_base=True)
     first = evaluate_models(
         str(tiny_model_dir), {"deep": str(tiny_adapters["deep"])}, bench, tmp_path, **common,
-        on_progress=lambda *p: progress.append(p), should_stop=lambda: len(progress) >= 3,
+        on_progress=progress.append, should_stop=lambda: len(judged()) >= 3,
     )  # fmt: skip
-    stopped_at = progress[-1][0]
-    assert first == {} and progress[0] == (0, 8, 0) and 2 <= stopped_at < 8
+    stopped_at = judged()[-1][0]
+    assert first == {} and judged()[0] == (0, 8, 0) and 2 <= stopped_at < 8
     assert not list(tmp_path.glob("*.json")) and len(list(tmp_path.glob("*.partial.jsonl"))) >= 1
     progress.clear()
     second = evaluate_models(
         str(tiny_model_dir), {"deep": str(tiny_adapters["deep"])}, bench, tmp_path, **common,
-        on_progress=lambda *p: progress.append(p),
+        on_progress=progress.append,
     )  # fmt: skip
     assert (
-        set(second) == {"tiny-qwen2", "deep"} and progress[0][0] == stopped_at and progress[-1][:2] == (8, 8)
+        set(second) == {"tiny-qwen2", "deep"} and judged()[0][0] == stopped_at and judged()[-1][:2] == (8, 8)
     )
     assert [len(read_results(path)["problems"]) for path in second.values()] == [4, 4]
     assert not list(tmp_path.glob("*.partial.jsonl"))

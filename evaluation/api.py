@@ -165,7 +165,7 @@ def evaluate_models(
     models = ({base_display_name(base): BASE_ADAPTER} if include_base or not adapters else {}) | {
         name: attached.get(name, name) for name in adapters
     }
-    header = {"benchmark": benchmark.provenance, "config": config.record()}
+    header = {"benchmark": benchmark.provenance, "config": config.record() | {"runtime": runtime(loaded)}}
     writers = {
         name: ResultsWriter(
             results_path(out_dir, name), header | {"model": model_block(base, name, adapters, model_info)}
@@ -188,6 +188,16 @@ def evaluate_models(
         generate_and_judge(loaded, todo, models, benchmark, writers, config, progress, should_stop)
         logger.info("Generated and judged %d of %d pending problems.", progress.judged - before, len(todo))
     return {name: w.complete(order) for name, w in writers.items() if len(w.done) == len(order)}
+
+
+def runtime(loaded: LoadedModel | None) -> dict:
+    """Where and in which precision the model generates (bf16 and fp32 answers can differ)."""
+    if loaded is not None:
+        return {"device": str(loaded.model.device), "dtype": str(loaded.model.dtype).removeprefix("torch.")}
+    from codegen_lab.models import pick_device, pick_dtype
+
+    device = pick_device()
+    return {"device": device, "dtype": str(pick_dtype(device)).removeprefix("torch.")}
 
 
 def model_block(base: str, name: str, adapters: dict[str, str], model_info: dict | None) -> dict:

@@ -1,1 +1,1 @@
-"""Hub model cards (``model_cards.card``) and the study report (``python -m model_cards.report``)."""
+"""Hub model cards of adapters and runs (``model_cards.card``); the study report is ``model_cards.report``."""

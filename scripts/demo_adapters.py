@@ -1,34 +1,49 @@
-"""Ship the best checkpoint of each demo run as demo/adapters/<run>/ and judge it on the 41-problem benchmark.
+"""Ship the best checkpoint of each demo run as demo/adapters/<run>/ (bf16) and judge them on the 41 problems.
 
     python scripts/demo_adapters.py --runs outputs/demo-runs/deep-smoke outputs/demo-runs/diverse-smoke
+    python scripts/demo_adapters.py --runs outputs/qwen-demo/deep-qwen-demo outputs/qwen-demo/diverse-qwen-demo \\
+        --results results/qwen --max_new_tokens 1024 --batch_size 16 --include_base
 
-Called by scripts/make-demo-adapters.sh after the two smoke trainings.
+The base model is the runs' own (their run_state.json recipe). All adapters (and, with --include_base, the
+base) are judged in one run of mixed-adapter batches; each adapter folder gets its metrics.json and card.
+Called by scripts/make-demo-adapters.sh and scripts/qwen-study.sh.
 """
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
-import json
 import shutil
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from codegen_lab import EMBEDDED_MODEL  # noqa: E402
+from codegen_lab.files import write_json_atomic  # noqa: E402
 from codegen_lab.hub import CHECKPOINT_IGNORE  # noqa: E402
 from codegen_lab.naming import parse_checkpoint_dirname  # noqa: E402
-from training.callbacks import METRICS, read_json, write_json_atomic  # noqa: E402
+from training.callbacks import METRICS, read_json  # noqa: E402
 from training.cards import CardWriter  # noqa: E402
 from training.hub_push import PUSH_IGNORE  # noqa: E402
 
-# The app loads the tokenizer from the base model; its 3.4 MB copy would only bloat the repo.
-SKIPPED = [*PUSH_IGNORE, "tokenizer.json", "tokenizer_config.json"]
+# The app loads the tokenizer from the base model; its copy would only bloat the repo.
+SKIPPED = [*PUSH_IGNORE, "tokenizer.json", "tokenizer_config.json", "adapter_model.safetensors"]
+
+
+@dataclass
+class DemoArguments:
+    runs: list[str] = field(metadata={"help": "training run folders, one per demo adapter"})
+    output_dir: str = field(default="demo/adapters", metadata={"help": "where the adapter folders go"})
+    results: str = field(default="results/demo", metadata={"help": "where their results files go"})
+    max_new_tokens: int = 128
+    batch_size: int = field(default=48, metadata={"help": "sequences per batch (48 > 41: one batch)"})
+    include_base: bool = field(default=False, metadata={"help": "judge the base model in the same run"})
 
 
 def ship(run_dir: Path, out_root: Path) -> tuple[Path, int]:
-    """Copy the run's best checkpoint without trainer state or tokenizer to ``out_root/<run>``; returns (folder, step)."""
+    """The run's best checkpoint as ``out_root/<run>``: adapter weights in bf16, card files, no trainer state."""
+    from safetensors.torch import load_file, save_file
+
     best = run_dir / read_json(run_dir / "run_state.json")["best_checkpoint"]
     target = out_root / run_dir.name
     partial = target.with_name(target.name + ".partial")
@@ -37,50 +52,42 @@ def ship(run_dir: Path, out_root: Path) -> tuple[Path, int]:
     for path in sorted(best.iterdir()):
         if path.is_file() and not any(fnmatch.fnmatch(path.name, p) for p in CHECKPOINT_IGNORE + SKIPPED):
             shutil.copyfile(path, partial / path.name)
+    weights = load_file(best / "adapter_model.safetensors")
+    save_file({k: v.bfloat16() if v.is_floating_point() else v for k, v in weights.items()}, partial / "adapter_model.safetensors")
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
     return target, parse_checkpoint_dirname(best.name)[0]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", nargs="+", type=Path, required=True)
-    parser.add_argument("--out", type=Path, default=Path("demo/adapters"))
-    parser.add_argument("--results", type=Path, default=Path("results/demo"))
-    parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=48, help="48 > 41: one batch, the fastest on CPU")
-    options = parser.parse_args()
-
+def main(args: DemoArguments) -> None:
     from evaluation.api import EvalConfig, evaluate_models
     from evaluation.benchmark import STUDY_PRESET, load_benchmark
 
-    benchmark = load_benchmark(preset=STUDY_PRESET)
-    for run_dir in options.runs:
-        adapter, step = ship(run_dir, options.out)
-        name = run_dir.name
-        paths = evaluate_models(
-            EMBEDDED_MODEL,
-            {name: str(adapter)},
-            benchmark,
-            options.results,
-            EvalConfig(max_new_tokens=options.max_new_tokens, batch_size=options.batch_size),
-            model_info={"run": name, "step": step, "source": "local"},
-        )
-        results = json.loads(paths[name].read_text())
-        metrics = {
-            "split": "test",
-            "metrics": results["metrics"],
-            "benchmark": results["benchmark"],
-            "results_file": paths[name].as_posix(),
-            "validation": None,
-        }
-        write_json_atomic(adapter / METRICS, metrics)
-        recipe = read_json(run_dir / "run_state.json").get("recipe", {})
-        CardWriter(EMBEDDED_MODEL, recipe.get("dataset", "sample"), recipe).write_checkpoint_card(
-            adapter, run=name
-        )
-        print(f"{name}: pass@1 {results['metrics']['pass@1']:.3f} -> {adapter}, {paths[name]}")
+    runs = [Path(run) for run in args.runs]
+    recipes = {run.name: read_json(run / "run_state.json").get("recipe", {}) for run in runs}
+    bases = {recipe["base_model"] for recipe in recipes.values()}
+    if len(bases) != 1:
+        raise SystemExit(f"The runs were trained on different bases ({', '.join(sorted(bases))}); ship them apart.")
+    base = bases.pop()
+    shipped = {run.name: ship(run, Path(args.output_dir)) for run in runs}
+    paths = evaluate_models(
+        base,
+        {name: str(adapter) for name, (adapter, _) in shipped.items()},
+        load_benchmark(preset=STUDY_PRESET),
+        args.results,
+        EvalConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size),
+        include_base=args.include_base,
+    )
+    for name, (adapter, step) in shipped.items():
+        results = read_json(paths[name])
+        metrics = {"split": "test", "metrics": results["metrics"], "benchmark": results["benchmark"]}
+        write_json_atomic(adapter / METRICS, metrics | {"results_file": paths[name].as_posix(), "validation": None})
+        recipe = recipes[name]
+        CardWriter(base, recipe.get("dataset", "sample"), recipe).write_checkpoint_card(adapter, run=name)
+        print(f"{name} (step {step}): pass@1 {results['metrics']['pass@1']:.3f} -> {adapter}, {paths[name]}")
 
 
 if __name__ == "__main__":
-    main()
+    from transformers import HfArgumentParser
+
+    main(*HfArgumentParser(DemoArguments).parse_args_into_dataclasses())

@@ -20,4 +20,4 @@ for arm in ${ARMS:-deep diverse}; do
 done
 [ -n "${SKIP_EVAL:-}" ] && exit 0
 "$PY" scripts/demo_adapters.py --runs "$WORK/deep-smoke" "$WORK/diverse-smoke" \
-  --out demo/adapters --results results/demo --max-new-tokens "$MAX_NEW_TOKENS"
+  --output_dir demo/adapters --results results/demo --max_new_tokens "$MAX_NEW_TOKENS"

@@ -15,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from codegen_lab.hub import Hub, HubError
-from model_cards import report_sections as sections
+from model_cards.report import sections
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REPORTS_ENV = "STUDY_REPORTS"
@@ -164,7 +164,7 @@ def build_study_tab() -> None:
     reports = find_reports()
     if not reports:
         gr.Markdown(
-            "No study report yet. Build one with `python -m model_cards.report --runs RUN_A RUN_B --out "
+            "No study report yet. Build one with `python -m model_cards.report --runs RUN_A RUN_B --output_dir "
             f"reports/NAME`, or set `{REPORT_REPO_ENV}` to a Hub repo holding one."
         )
         return

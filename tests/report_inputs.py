@@ -217,5 +217,5 @@ def check_report(out: Path) -> dict:
 
 
 def build(runs: list, out: Path, **kwargs) -> dict:
-    write_report(ReportArguments(runs=[str(r) for r in runs], out=str(out), **kwargs))
+    write_report(ReportArguments(runs=[str(r) for r in runs], output_dir=str(out), **kwargs))
     return check_report(out)

@@ -16,7 +16,9 @@ from tests.report_inputs import course_results
 def test_study_tab_shows_the_report(tmp_path, app_server, browser_page):
     reports = tmp_path / "reports"
     results = course_results(tmp_path / "results" / "course")
-    write_report(ReportArguments(runs=[str(results)], out=str(reports / "course"), no_qualitative=True))
+    write_report(
+        ReportArguments(runs=[str(results)], output_dir=str(reports / "course"), no_qualitative=True)
+    )
     report = json.loads((reports / "course" / "report.json").read_text())
 
     url = app_server({"BASE_MODEL": "embedded:smollm2", "STUDY_REPORTS": str(reports)})

@@ -175,7 +175,9 @@ def test_contamination_finds_a_planted_benchmark_passage(tmp_path):
     from datasets_scripts.contamination import benchmark_statements, contamination_report
 
     source, statements = benchmark_statements(str(STUDY_BENCHMARK))
-    assert len(statements) == 41 and source == "evaluation/data/lcb_v5_atcoder_easy_2408_2502.jsonl"  # portable
+    assert (
+        len(statements) == 41 and source == "evaluation/data/lcb_v5_atcoder_easy_2408_2502.jsonl"
+    )  # portable
     rows = sample_rows("diverse")
     clean = contamination_report(load_raw(str(write_jsonl(tmp_path / "clean.jsonl", rows))), statements)
     assert clean["contaminated_train_problems"] == 0 and clean["top_matches"] == []

@@ -13,7 +13,7 @@ from codegen_lab import naming
 from codegen_lab.hub import Hub
 from evaluation.benchmark import STUDY_BENCHMARK
 from model_cards.report import ReportArguments, write_report
-from model_cards.report_data import ReportInputError
+from model_cards.report.data import ReportInputError
 from tests.conftest import REPO_ROOT
 from tests.report_inputs import COURSE, build, course_results, run_folder
 
@@ -46,7 +46,7 @@ def test_report_from_course_results_is_checked_and_deterministic(tmp_path):
     write_report(
         ReportArguments(
             runs=[str(results)],
-            out=str(tmp_path / "b" / "report"),
+            output_dir=str(tmp_path / "b" / "report"),
             no_qualitative=True,
             reference=str(COURSE),
         )
@@ -55,14 +55,34 @@ def test_report_from_course_results_is_checked_and_deterministic(tmp_path):
         assert file.read_bytes() == (tmp_path / "b" / "report" / file.name).read_bytes(), file.name
 
 
+def without_paths(value):
+    """A report with the keys that name where it was written left out (the rest must be identical)."""
+    if isinstance(value, dict):
+        return {
+            k: without_paths(v)
+            for k, v in value.items()
+            if k not in ("inputs", "results_file", "location", "reference")
+        }
+    if isinstance(value, list):
+        return [without_paths(v) for v in value]
+    return value
+
+
 def test_shipped_course_report_matches_the_shipped_results(tmp_path):
     fresh = build([SHIPPED_COURSE], tmp_path / "course", no_qualitative=True, reference=str(COURSE))
     assert sum(fresh["harness"]["counts"].values()) == 738
-    shipped = REPO_ROOT / "reports" / "course" / "report.json"
-    if shipped.is_file():  # the committed example is up to date with the committed results
-        old = json.loads(shipped.read_text())
-        assert [r["pass@1"] for r in old["checkpoints"]] == [r["pass@1"] for r in fresh["checkpoints"]]
-        assert old["paired"]["mcnemar_p"] == fresh["paired"]["mcnemar_p"]
+    shipped = json.loads((REPO_ROOT / "reports" / "course" / "report.json").read_text())
+    assert without_paths(shipped) == without_paths(fresh)  # the committed report is up to date
+
+
+def test_every_quoted_study_number_matches_its_file():
+    from model_cards.report import docs
+
+    readmes = [REPO_ROOT / "README.md", REPO_ROOT / "reports" / "README.md"]
+    assert all("<!-- generated:study:reports/course -->" in path.read_text() for path in readmes)
+    assert docs.main(["--check", *map(str, readmes)]) == 0, (
+        "run python -m model_cards.report.docs README.md reports/README.md"
+    )
 
 
 def test_report_from_run_folders_uses_validation_loss_guard_and_adapters(
@@ -139,7 +159,7 @@ def test_bad_inputs_fail_with_one_clear_message_and_leave_nothing(tmp_path):
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "notes.json").write_text('{"hello": 1}')
     with pytest.raises(ReportInputError, match=r"junk holds no checkpoint folders and no results files"):
-        write_report(ReportArguments(runs=[str(tmp_path / "junk")], out=str(tmp_path / "out")))
+        write_report(ReportArguments(runs=[str(tmp_path / "junk")], output_dir=str(tmp_path / "out")))
     assert not (tmp_path / "out").exists()
     proc = subprocess.run(
         [
@@ -148,7 +168,7 @@ def test_bad_inputs_fail_with_one_clear_message_and_leave_nothing(tmp_path):
             "model_cards.report",
             "--runs",
             str(tmp_path / "nowhere.txt"),
-            "--out",
+            "--output_dir",
             str(tmp_path / "out2"),
         ],
         capture_output=True,
@@ -159,10 +179,10 @@ def test_bad_inputs_fail_with_one_clear_message_and_leave_nothing(tmp_path):
     assert "Traceback" not in proc.stderr and not (tmp_path / "out2").exists()
     # a failure half-way keeps the previous report whole and leaves no temporary folder
     run = run_folder(tmp_path / "outputs", "deep-run", {10: {"abc001_a"}}, ["abc001_a", "abc002_a"])
-    write_report(ReportArguments(runs=[str(run)], out=str(tmp_path / "out3"), no_qualitative=True))
+    write_report(ReportArguments(runs=[str(run)], output_dir=str(tmp_path / "out3"), no_qualitative=True))
     before = (tmp_path / "out3" / "report.md").read_text()
     args = ReportArguments(
-        runs=[str(run)], out=str(tmp_path / "out3"), no_qualitative=True, reference="missing.jsonl"
+        runs=[str(run)], output_dir=str(tmp_path / "out3"), no_qualitative=True, reference="missing.jsonl"
     )
     with pytest.raises(ReportInputError, match="--reference missing.jsonl does not exist"):
         write_report(args)
@@ -179,12 +199,13 @@ def test_cli_writes_and_pushes_the_report(tmp_path, local_hub):
             "model_cards.report",
             "--runs",
             str(results),
-            "--out",
+            "--output_dir",
             str(tmp_path / "rep"),
-            "--no-qualitative",
-            "--push-to-hub",
+            "--no_qualitative",
+            "--push_to_hub",
+            "--hub_repo",
             "me/study-report",
-            "--case-studies",
+            "--case_studies",
             "1",
         ],
         capture_output=True,

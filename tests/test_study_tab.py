@@ -15,7 +15,9 @@ from tests.report_inputs import course_results
 def test_study_tab_finds_local_and_hub_reports_and_renders_them(tmp_path, monkeypatch):
     results = course_results(tmp_path / "results" / "course")
     reports = tmp_path / "reports"
-    write_report(ReportArguments(runs=[str(results)], out=str(reports / "course"), no_qualitative=True))
+    write_report(
+        ReportArguments(runs=[str(results)], output_dir=str(reports / "course"), no_qualitative=True)
+    )
     hub = Hub.from_env()
     hub.create_repo("me/study-report")
     hub.upload_folder("me/study-report", reports / "course")

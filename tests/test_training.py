@@ -59,8 +59,9 @@ def test_only_the_assistant_turn_and_its_end_token_carry_labels(tiny_model_dir, 
     from datasets_scripts import load_training_splits
 
     script_args, training_args, _ = parse(
-        tiny_model_dir, tmp_path / "run", "--per_device_train_batch_size", "2", "--eval_strategy", "no"
-    )
+        tiny_model_dir, tmp_path / "run", "--per_device_train_batch_size", "2", "--eval_strategy", "no",
+        "--push_to_hub", "false",  # a Trainer built here would push to the real Hub itself
+    )  # fmt: skip
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     tokenizer.chat_template = "{{ messages }}"  # the recipe's template must replace whatever the model ships
     rows = load_training_splits(script_args.dataset)["train"]
@@ -91,7 +92,7 @@ def test_a_tiny_run_writes_checkpoints_cards_metrics_curves_and_one_branch_each(
     state = run(
         tiny_model_dir,
         out,
-        "--hub_repo", "me/tiny-deep", "--push", "--push_backoff", "0.01",
+        "--hub_model_id", "me/tiny-deep", "--push_to_hub", "--push_backoff", "0.01",
         "--evaluate_on_save", "--validation_benchmark", str(STUDY_BENCHMARK), "--validation_limit", "2",
         "--validation_start_date", "2024-08-01", "--validation_end_date", "2030-01-01",
         "--test_benchmark", str(STUDY_BENCHMARK), "--test_limit", "2",
@@ -174,9 +175,9 @@ def test_a_failing_hub_is_retried_and_reported_while_training_completes(
     state = run(
         tiny_model_dir,
         out,
-        "--hub_repo",
+        "--hub_model_id",
         "me/offline",
-        "--push",
+        "--push_to_hub",
         "--push_retries",
         "2",
         "--push_backoff",
@@ -221,7 +222,7 @@ def test_resume_from_a_checkpoint_follows_the_same_trajectory(tiny_model_dir, tm
 
 
 def test_resume_true_without_a_checkpoint_names_the_folder(tiny_model_dir, tmp_path):
-    from training.sft import resume_path
+    from training.run import resume_path
 
     with pytest.raises(FileNotFoundError, match="no checkpoint-step"):
         resume_path("true", str(tmp_path))

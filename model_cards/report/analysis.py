@@ -10,7 +10,7 @@ import os
 from collections import Counter
 
 from codegen_lab import naming
-from model_cards.report_data import Checkpoint, Run
+from model_cards.report.data import Checkpoint, Run
 
 REPORT_SCHEMA = "codegen-lora-lab/report/v1"
 BOOTSTRAP_SAMPLES = 10_000

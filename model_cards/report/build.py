@@ -1,9 +1,10 @@
 """The study report: deep vs diverse, from the runs' own results files, the same way every time.
 
-    python -m model_cards.report --runs outputs/deep-smoke outputs/diverse-smoke --out reports/smoke
-    python -m model_cards.report --runs results/course --out reports/course --no-qualitative \
-        --reference ../shared/reference/course_generations.jsonl
-    python -m model_cards.report --runs me/deep-run me/diverse-run --out reports/hub --push-to-hub me/study-report
+    python -m model_cards.report --runs outputs/deep-smoke outputs/diverse-smoke --output_dir reports/smoke
+    python -m model_cards.report --runs results/course --output_dir reports/course --no_qualitative \
+        --reference results/course_harness_verdicts.jsonl
+    python -m model_cards.report --runs me/deep-run me/diverse-run --output_dir reports/hub \
+        --push_to_hub --hub_repo me/study-report
 
 `--runs` takes local run folders, Hub repos (every `step-NNNNNN` branch), or folders of results files
 (grouped into runs by `model.run`). Writes DIR/report.md, its PNG figures, and DIR/report.json with
@@ -19,17 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codegen_lab.files import replace_dir
-from model_cards import report_analysis as analysis
-from model_cards.report_data import Checkpoint, ReportInputError, Run, load_runs
+from model_cards.report import analysis
+from model_cards.report.data import Checkpoint, ReportInputError, Run, load_runs
 
 
 @dataclass
 class ReportArguments:
     runs: list[str] = field(metadata={"help": "run folders, Hub repos or results folders"})
-    out: str = field(metadata={"help": "folder to write report.md, report.json and the figures to"})
-    push_to_hub: str | None = field(
-        default=None, metadata={"help": "Hub repo to upload the report folder to"}
-    )
+    output_dir: str = field(metadata={"help": "folder to write report.md, report.json and the figures to"})
+    push_to_hub: bool = field(default=False, metadata={"help": "upload the report folder to --hub_repo"})
+    hub_repo: str | None = field(default=None, metadata={"help": "the Hub repo of the report"})
     title: str = field(default="Study report: deep vs diverse", metadata={"help": "report title"})
     case_studies: int = field(default=3, metadata={"help": "how many problems to show side by side"})
     case_problems: list[str] = field(
@@ -127,7 +127,7 @@ def build_report(runs: list[Run], args: ReportArguments, out_dir: Path) -> dict:
 
 
 def qualitative(reported: dict[str, Checkpoint | None], args: ReportArguments) -> dict:
-    from model_cards.report_qualitative import PROMPTS, answer_prompts, unavailable_reason
+    from model_cards.report.qualitative import PROMPTS, answer_prompts, unavailable_reason
 
     if args.no_qualitative:
         return {"available": False, "reason": "skipped with --no-qualitative."}
@@ -141,10 +141,10 @@ def qualitative(reported: dict[str, Checkpoint | None], args: ReportArguments) -
 
 def write_report(args: ReportArguments) -> Path:
     """Build into a temporary folder next to DIR and swap it in, so DIR is never half-written."""
-    from model_cards.report_figures import draw_all
-    from model_cards.report_sections import render
+    from model_cards.report.figures import draw_all
+    from model_cards.report.sections import render
 
-    out = Path(args.out)
+    out = Path(args.output_dir)
     runs = load_runs(args.runs)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -171,20 +171,24 @@ def main(args: ReportArguments) -> None:
         from codegen_lab.hub import Hub
 
         hub = Hub.from_env()
-        hub.create_repo(args.push_to_hub)
-        hub.upload_folder(args.push_to_hub, out, commit_message="Upload the study report")
-        print(f"pushed to {hub.describe(args.push_to_hub)}")
+        hub.create_repo(args.hub_repo)
+        hub.upload_folder(args.hub_repo, out, commit_message="Upload the study report")
+        print(f"pushed to {hub.describe(args.hub_repo)}")
 
 
 def make_parser():
-    from transformers import HfArgumentParser
+    from trl import TrlParser
 
-    return HfArgumentParser(ReportArguments)
+    return TrlParser(ReportArguments)
 
 
-if __name__ == "__main__":
-    (report_args,) = make_parser().parse_args_into_dataclasses()
+def cli() -> None:
+    from codegen_lab.hub import HubError
+
     try:
+        (report_args,) = make_parser().parse_args_and_config()
+        if report_args.push_to_hub and not report_args.hub_repo:
+            raise ReportInputError("--push_to_hub needs --hub_repo <user/repo>.")
         main(report_args)
-    except ReportInputError as err:
+    except (ReportInputError, HubError) as err:
         sys.exit(f"error: {err}")

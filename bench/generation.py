@@ -1,0 +1,152 @@
+"""CPU generation paths for the study's base model in the Arena, side by side in one run.
+
+    make qwen && python bench/generation.py                  # the embedded Qwen2.5-Coder-1.5B, the real demo adapters
+    python bench/generation.py --paths fp32 bf16 --problems 2 --new-tokens 32
+
+Each path serves the Arena's real workload through ``space.engine.Engine``: two panes (the deep and the
+diverse LoRA adapter) answer one benchmark problem with the study's prompt in ONE mixed-adapter batch,
+greedy. Per path: the time until both panes have their first token, decoding tokens/s per pane (after
+the first token), and how many leading tokens of each pane equal the reference (transformers + PEFT in
+float32). Paths: ``fp32`` (the reference; what AVX2-only CPUs run), ``bf16`` (native on AVX-512-BF16/AMX
+CPUs), ``int8-decode`` (bf16 prompt, int8 weights for decoding: codegen_lab/int8_decode.py) and
+``dyn-int8`` (torch's dynamic int8 quantization of every base layer, activations quantized too).
+Goal on 2 cores: both first tokens within 10 s, >= 5 tokens/s per pane, with the adapters applied.
+Writes the table to reports/bench/generation.txt (the README quotes it from there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from codegen_lab import EMBEDDED_QWEN, SYSTEM_PROMPT  # noqa: E402
+
+PATHS = ("fp32", "bf16", "int8-decode", "dyn-int8")
+DEMO = REPO_ROOT / "demo" / "adapters"
+
+
+def load(base: str, path: str, adapters: dict[str, str]):
+    """An Engine on ``base`` in the path's numerics, both adapters attached; returns (engine, load seconds)."""
+    import torch
+
+    from codegen_lab.models import load_base
+    from space.engine import Engine
+
+    start = time.perf_counter()
+    dtype = torch.float32 if path in ("fp32", "dyn-int8") else torch.bfloat16
+    model, tokenizer = load_base(base, device="cpu", dtype=dtype)
+    engine = Engine(base, model=model, tokenizer=tokenizer)
+    for spec in adapters.values():
+        engine.load_adapter(spec)
+    if path == "int8-decode":
+        from codegen_lab.int8_decode import enable_int8_decode
+
+        enable_int8_decode(engine.model)
+    if path == "dyn-int8":
+        targets = {n for n, m in engine.model.named_modules() if type(m) is torch.nn.Linear and "lora_" not in n}
+        engine.model = torch.ao.quantization.quantize_dynamic(engine.model, targets, dtype=torch.qint8)
+    return engine, time.perf_counter() - start
+
+
+def prompts(n: int) -> list[str]:
+    from evaluation.benchmark import load_benchmark
+
+    return [p.question_content for p in load_benchmark(preset="study").problems[:n]]
+
+
+def run_path(engine, adapters: dict[str, str], statements: list[str], new_tokens: int) -> list[dict]:
+    """One mixed batch per statement; per pane: first-token time, decode speed, the token ids."""
+    from space.engine import GenerationSettings
+
+    settings = GenerationSettings(max_new_tokens=new_tokens, temperature=0.0, system_prompt=SYSTEM_PROMPT)
+    runs = []
+    for statement in statements:
+        panes = [(spec, engine.build_messages([], statement, SYSTEM_PROMPT)) for spec in adapters.values()]
+        start = time.perf_counter()
+        stamps: list[list[float]] = [[] for _ in panes]
+        ids: list[list[int]] = [[] for _ in panes]
+        last_counts = [0] * len(panes)
+        for update in engine.stream(panes, settings):
+            now = time.perf_counter()
+            for row, count in enumerate(update.n_tokens):
+                stamps[row] += [now] * (count - last_counts[row])
+                last_counts[row] = count
+        ids = [engine.tokenizer(text, add_special_tokens=False)["input_ids"] for text in update.texts]
+        first = max(s[0] for s in stamps) - start
+        speeds = [(len(s) - 1) / (s[-1] - s[0]) for s in stamps if len(s) > 1 and s[-1] > s[0]]
+        runs.append({"first_token_s": first, "tokens_per_s": speeds, "ids": ids})
+    return runs
+
+
+def leading_equal(a: list[int], b: list[int]) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--base", default=EMBEDDED_QWEN)
+    parser.add_argument("--deep", default=str(DEMO / "deep-qwen-demo"))
+    parser.add_argument("--diverse", default=str(DEMO / "diverse-qwen-demo"))
+    parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
+    parser.add_argument("--problems", type=int, default=3)
+    parser.add_argument("--new-tokens", type=int, default=48)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--out", default=str(REPO_ROOT / "reports" / "bench" / "generation.txt"))
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    adapters = {"deep": args.deep, "diverse": args.diverse}
+    statements = prompts(args.problems)
+    order = ["fp32", *[p for p in args.paths if p != "fp32"]]  # the reference first
+    results = {}
+    for path in order:
+        engine, load_s = load(args.base, path, adapters)
+        results[path] = {"load_s": load_s, "runs": run_path(engine, adapters, statements, args.new_tokens)}
+        del engine
+        print(f"{path}: done", file=sys.stderr)
+    lines = report(results, args, statements)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+
+
+def report(results: dict, args, statements: list[str]) -> list[str]:
+    from codegen_lab.models import _cpu_has_native_bf16
+
+    reference = results["fp32"]["runs"]
+    lines = [
+        f"{args.base}, adapters deep={Path(args.deep).name} diverse={Path(args.diverse).name}, two panes in one "
+        f"batch, greedy, {args.new_tokens} new tokens, {len(statements)} benchmark problems (study prompt), "
+        f"{args.threads} threads, CPU native bf16: {_cpu_has_native_bf16()}",
+        "",
+        f"{'path':<12} {'load s':>7} {'first tokens s':>15} {'tokens/s per pane':>18} {'x fp32':>7} "
+        f"{'leading tokens = fp32 (min)':>28}",
+    ]
+    base_speed = None
+    for path, result in results.items():
+        runs = result["runs"]
+        first = statistics.median(r["first_token_s"] for r in runs)
+        speed = statistics.median(s for r in runs for s in r["tokens_per_s"])
+        base_speed = base_speed or speed
+        same = min(leading_equal(a, b) for r, ref in zip(runs, reference, strict=True) for a, b in zip(r["ids"], ref["ids"], strict=True))
+        lines.append(
+            f"{path:<12} {result['load_s']:>7.1f} {first:>15.2f} {speed:>18.2f} {speed / base_speed:>7.2f} "
+            f"{same:>20} of {args.new_tokens}"
+        )
+    lines.append("")
+    lines.append("first tokens: median over problems of the time until BOTH panes have one (the prompt's processing);")
+    lines.append("tokens/s per pane: median over panes and problems, after the first token.")
+    return lines
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from model_cards.report.build import cli
+
+cli()

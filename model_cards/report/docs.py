@@ -1,0 +1,112 @@
+"""The numbers the READMEs quote, written from the files that hold them, never by hand.
+
+A Markdown file marks each generated block ``<!-- generated:NAME -->`` ... ``<!-- /generated -->``:
+``study:DIR`` and ``harness:DIR`` are sentences from ``DIR/report.json``; ``file:PATH`` is the text of a
+file the repo generates (a bench/ report), in a code block.
+
+    python -m model_cards.report.docs README.md reports/README.md     # rewrite the blocks in place
+    python -m model_cards.report.docs --check README.md reports/README.md
+
+The test suite runs the check, so a quoted number that no longer matches its file fails CI.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BLOCK = re.compile(r"(<!-- generated:(?P<name>[^ ]+) -->\n)(?P<body>.*?)(<!-- /generated -->)", re.DOTALL)
+
+
+def pct(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def study_block(report: dict) -> str:
+    """The arms' reported checkpoints, the optimistic best-on-test, and the paired test, in words."""
+    lines = []
+    for run in report["runs"]:
+        best = run["best"]
+        if "n_solved" not in best:
+            continue
+        low, high = best["test_ci95"]
+        line = (
+            f"- **{run['name']}** ({run['arm']}): reported checkpoint step {best['step']} ({best['how']}) solves "
+            f"{best['n_solved']}/{best['n_problems']} ({pct(best['test_pass@1'])}, 95 % CI {pct(low)}–{pct(high)})"
+        )
+        if best.get("oracle_step_on_test") is not None:
+            solved = round(best["oracle_pass@1_on_test"] * best["n_problems"])
+            line += (
+                f"; its best checkpoint on the test set, step {best['oracle_step_on_test']}, solves "
+                f"{solved}/{best['n_problems']}, an optimistic pick"
+            )
+        lines.append(line + ".")
+    paired = report["paired"]
+    if paired:
+        lines.append(f"- {paired['sentence']}")
+    else:
+        lines.append(f"- {report['paired_note']}")
+    return "\n".join(lines) + "\n"
+
+
+def harness_block(report: dict) -> str:
+    """How many verdicts agree with the other harness, and every disagreement by problem."""
+    harness = report["harness"]
+    counts = harness["counts"]
+    total = sum(counts.values())
+    agree = counts.get("ours pass / theirs pass", 0) + counts.get("ours fail / theirs fail", 0)
+    ours = sum(v for k, v in counts.items() if k.startswith("ours pass"))
+    theirs = sum(v for k, v in counts.items() if k.endswith("theirs pass"))
+    lines = [
+        f"Our judge agrees with the other harness on {agree} of {total} answers ({ours} passes in all against "
+        f"their {theirs}); {total - agree} disagree:"
+    ]
+    for entry in harness["disagreements"]:
+        theirs_word = "pass" if entry["theirs_passed"] else "fail"
+        lines.append(
+            f"- **{entry['question_id']}**, {len(entry['checkpoints'])} answers: ours {entry['ours']}, theirs {theirs_word}."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_block(name: str) -> str:
+    kind, _, where = name.partition(":")
+    path = REPO_ROOT / where
+    if kind == "file":
+        return f"```\n{path.read_text().rstrip()}\n```\n"
+    report = json.loads((path / "report.json").read_text())
+    if kind == "study":
+        return study_block(report)
+    if kind == "harness":
+        return harness_block(report)
+    raise ValueError(f"Unknown generated block {name!r}: use study:DIR, harness:DIR or file:PATH.")
+
+
+def refreshed(text: str) -> str:
+    return BLOCK.sub(lambda m: m[1] + render_block(m["name"]) + m[4], text)
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for name in (a for a in argv if a != "--check"):
+        path = Path(name)
+        text = path.read_text()
+        new = refreshed(text)
+        if new != text:
+            stale.append(name)
+            if not check:
+                path.write_text(new)
+    if check and stale:
+        print(
+            f"Generated numbers are out of date in {', '.join(stale)}: run python -m model_cards.report.docs {' '.join(stale)}"
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -50,7 +50,9 @@ def load(base: str, path: str, adapters: dict[str, str]):
 
         enable_int8_decode(engine.model)
     if path == "dyn-int8":
-        targets = {n for n, m in engine.model.named_modules() if type(m) is torch.nn.Linear and "lora_" not in n}
+        targets = {
+            n for n, m in engine.model.named_modules() if type(m) is torch.nn.Linear and "lora_" not in n
+        }
         engine.model = torch.ao.quantization.quantize_dynamic(engine.model, targets, dtype=torch.qint8)
     return engine, time.perf_counter() - start
 
@@ -137,13 +139,19 @@ def report(results: dict, args, statements: list[str]) -> list[str]:
         first = statistics.median(r["first_token_s"] for r in runs)
         speed = statistics.median(s for r in runs for s in r["tokens_per_s"])
         base_speed = base_speed or speed
-        same = min(leading_equal(a, b) for r, ref in zip(runs, reference, strict=True) for a, b in zip(r["ids"], ref["ids"], strict=True))
+        same = min(
+            leading_equal(a, b)
+            for r, ref in zip(runs, reference, strict=True)
+            for a, b in zip(r["ids"], ref["ids"], strict=True)
+        )
         lines.append(
             f"{path:<12} {result['load_s']:>7.1f} {first:>15.2f} {speed:>18.2f} {speed / base_speed:>7.2f} "
             f"{same:>20} of {args.new_tokens}"
         )
     lines.append("")
-    lines.append("first tokens: median over problems of the time until BOTH panes have one (the prompt's processing);")
+    lines.append(
+        "first tokens: median over problems of the time until BOTH panes have one (the prompt's processing);"
+    )
     lines.append("tokens/s per pane: median over panes and problems, after the first token.")
     return lines
 

@@ -23,7 +23,9 @@ class Int8DecodeLinear(nn.Linear):
     def prepare(self) -> None:
         weight = self.weight.detach().float()
         scales = weight.abs().amax(dim=1).clamp(min=1e-8) / 127.0
-        self.register_buffer("weight_int8", (weight / scales[:, None]).round().clamp(-127, 127).to(torch.int8))
+        self.register_buffer(
+            "weight_int8", (weight / scales[:, None]).round().clamp(-127, 127).to(torch.int8)
+        )
         self.register_buffer("scales", scales.to(self.weight.dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -42,7 +44,9 @@ def enable_int8_decode(model: nn.Module) -> int:
     LoRA's own small layers (``lora_A``/``lora_B``) are left as they are.
     """
     if next(model.parameters()).dtype != torch.bfloat16:
-        raise ValueError("int8 decoding needs a bfloat16 model (the kernel is slow with float32 activations).")
+        raise ValueError(
+            "int8 decoding needs a bfloat16 model (the kernel is slow with float32 activations)."
+        )
     count = 0
     for name, module in list(model.named_modules()):
         if type(module) is nn.Linear and "lora_" not in name:

@@ -1,10 +1,10 @@
 """Prepare training data: load, validate, (re-)split, report, format, write, and optionally publish.
 
-    python -m datasets_scripts.prepare --source sample:deep --out data/deep-sample
-    python -m datasets_scripts.prepare --source Naholav/CodeGen-Deep-5K --out data/deep --resplit \\
-        --tokenizer Qwen/Qwen2.5-Coder-1.5B-Instruct --push_to_hub you/codegen-deep-sft
+    python -m datasets_scripts.prepare --source sample:deep --output_dir data/deep-sample
+    python -m datasets_scripts.prepare --source Naholav/CodeGen-Deep-5K --output_dir data/deep --resplit \\
+        --tokenizer Qwen/Qwen2.5-Coder-1.5B-Instruct --push_to_hub --hub_repo you/codegen-deep-sft
 
-A YAML file of the same options works too: ``python -m datasets_scripts.prepare prepare.yaml``.
+A YAML file of the same options works too: ``python -m datasets_scripts.prepare --config prepare.yaml``.
 ``--source`` also takes ``deep``/``diverse`` (the study's Hub datasets) or a local JSONL/parquet file.
 The output folder holds ``data/{train,valid,test}.parquet`` (``datasets.load_dataset(OUT)`` reads it),
 ``report.json`` (leakage, contamination, token lengths) and ``README.md`` (the dataset card). It is
@@ -31,7 +31,7 @@ logger = logging.getLogger("datasets_scripts.prepare")
 @dataclass
 class PrepareArguments:
     source: str = field(metadata={"help": "Hub dataset id, local JSONL/parquet, deep/diverse, sample:deep/…"})
-    out: str = field(metadata={"help": "Output folder (replaced atomically)."})
+    output_dir: str = field(metadata={"help": "Output folder (replaced atomically)."})
     think: bool = field(
         default=False, metadata={"help": "Assistant turn = reasoning `output`, not `solution`."}
     )
@@ -55,7 +55,8 @@ class PrepareArguments:
     )
     ngram: int = field(default=13, metadata={"help": "Word n-gram size of the contamination check."})
     skip_contamination: bool = field(default=False, metadata={"help": "Do not compare with the benchmark."})
-    push_to_hub: str | None = field(default=None, metadata={"help": "Dataset repo id to publish to."})
+    push_to_hub: bool = field(default=False, metadata={"help": "Publish the folder to --hub_repo."})
+    hub_repo: str | None = field(default=None, metadata={"help": "The dataset repo id to publish to."})
 
 
 def build(args: PrepareArguments, folder: Path) -> dict:
@@ -100,7 +101,9 @@ def build(args: PrepareArguments, folder: Path) -> dict:
             "%s: %d rows (%d over %d tokens)", name, len(kept), len(rows) - len(kept), args.max_length
         )
     (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (folder / "README.md").write_text(render_dataset_card(report, args.push_to_hub))
+    (folder / "README.md").write_text(
+        render_dataset_card(report, args.hub_repo if args.push_to_hub else None)
+    )
     return report
 
 
@@ -110,7 +113,9 @@ def main(args: PrepareArguments) -> dict:
 
     if args.too_long not in TOO_LONG_POLICIES:
         raise SystemExit(f"--too_long must be one of {', '.join(TOO_LONG_POLICIES)}, not {args.too_long!r}.")
-    out = Path(args.out).expanduser().resolve()
+    if args.push_to_hub and not args.hub_repo:
+        raise SystemExit("--push_to_hub needs --hub_repo <user/dataset>.")
+    out = Path(args.output_dir).expanduser().resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
@@ -121,11 +126,11 @@ def main(args: PrepareArguments) -> dict:
     logger.info("Wrote %s", out)
     if args.push_to_hub:
         hub = Hub.from_env()
-        hub.create_repo(args.push_to_hub, repo_type="dataset")
+        hub.create_repo(args.hub_repo, repo_type="dataset")
         hub.upload_folder(
-            args.push_to_hub, out, repo_type="dataset", commit_message=f"Prepare from {args.source}"
+            args.hub_repo, out, repo_type="dataset", commit_message=f"Prepare from {args.source}"
         )
-        logger.info("Pushed to %s", hub.describe(args.push_to_hub))
+        logger.info("Pushed to %s", hub.describe(args.hub_repo))
     return report
 
 
@@ -134,21 +139,17 @@ def _command() -> str:
 
 
 def make_parser():
-    from transformers import HfArgumentParser
+    from trl import TrlParser
 
-    return HfArgumentParser(PrepareArguments)
+    return TrlParser(PrepareArguments)
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    parser = make_parser()
-    if len(sys.argv) == 2 and sys.argv[1].endswith((".yaml", ".yml")):
-        (prepare_args,) = parser.parse_yaml_file(sys.argv[1])
-    else:
-        (prepare_args,) = parser.parse_args_into_dataclasses()
     from codegen_lab.hub import HubError
 
     try:
+        (prepare_args,) = make_parser().parse_args_and_config()
         main(prepare_args)
     except (ValueError, HubError) as err:  # bad data, benchmark or options; Hub failures: one sentence
         raise SystemExit(f"error: {err}") from None

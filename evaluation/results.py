@@ -97,18 +97,18 @@ def read_results(path: str | Path) -> dict:
     return data
 
 
+def is_results_file(path: Path) -> bool:
+    """Whether a JSON file is a complete results file (its first bytes name the schema; cheap on big folders)."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return f'"schema": "{SCHEMA}"' in handle.read(200)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def list_results(root: str | Path) -> list[Path]:
     """Every complete results file under ``root`` (any depth), sorted by path."""
-    found = []
-    for path in sorted(Path(root).rglob("*.json")):
-        try:
-            with path.open(encoding="utf-8") as handle:
-                head = handle.read(200)
-        except OSError:
-            continue
-        if f'"schema": "{SCHEMA}"' in head:
-            found.append(path)
-    return found
+    return [path for path in sorted(Path(root).rglob("*.json")) if is_results_file(path)]
 
 
 def _comparable(header: dict) -> dict:

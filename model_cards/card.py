@@ -349,25 +349,18 @@ def checkpoint_evaluations(checkpoint: Mapping[str, Any]) -> list[Mapping]:
 
 
 def best_by_validation(checkpoints: Sequence[Mapping[str, Any]]) -> int | None:
-    """Highest validation-benchmark Pass@1 (ties: lower validation loss, then later step), else the lowest
-    validation loss; never the test benchmark."""
-    judged = {}
-    for checkpoint in checkpoints:
+    """The run's best checkpoint by codegen_lab.selection's rule, from the card's checkpoint rows."""
+    from codegen_lab.selection import Candidate, best_step
+
+    def candidate(checkpoint: Mapping[str, Any]) -> Candidate:
         passes = [
             e["metrics"]["pass@1"]
             for e in checkpoint_evaluations(checkpoint)
             if e.get("split") == "validation"
         ]
-        if passes:
-            judged[checkpoint["step"]] = (passes[0], checkpoint)
-    if judged:
-        _, best = max(
-            judged.values(),
-            key=lambda item: (item[0], -(item[1].get("eval_loss") or float("inf")), item[1]["step"]),
-        )
-        return best["step"]
-    scored = [c for c in checkpoints if c.get("eval_loss") is not None]
-    return min(scored, key=lambda c: (c["eval_loss"], -c["step"]))["step"] if scored else None
+        return Candidate(checkpoint["step"], passes[0] if passes else None, checkpoint.get("eval_loss"))
+
+    return best_step(map(candidate, checkpoints))[0]
 
 
 def checkpoint_table(rows: Sequence[Mapping[str, Any]], repo_id: str, best_step: int | None) -> str:

@@ -53,7 +53,10 @@ def ship(run_dir: Path, out_root: Path) -> tuple[Path, int]:
         if path.is_file() and not any(fnmatch.fnmatch(path.name, p) for p in CHECKPOINT_IGNORE + SKIPPED):
             shutil.copyfile(path, partial / path.name)
     weights = load_file(best / "adapter_model.safetensors")
-    save_file({k: v.bfloat16() if v.is_floating_point() else v for k, v in weights.items()}, partial / "adapter_model.safetensors")
+    save_file(
+        {k: v.bfloat16() if v.is_floating_point() else v for k, v in weights.items()},
+        partial / "adapter_model.safetensors",
+    )
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
     return target, parse_checkpoint_dirname(best.name)[0]
@@ -67,7 +70,9 @@ def main(args: DemoArguments) -> None:
     recipes = {run.name: read_json(run / "run_state.json").get("recipe", {}) for run in runs}
     bases = {recipe["base_model"] for recipe in recipes.values()}
     if len(bases) != 1:
-        raise SystemExit(f"The runs were trained on different bases ({', '.join(sorted(bases))}); ship them apart.")
+        raise SystemExit(
+            f"The runs were trained on different bases ({', '.join(sorted(bases))}); ship them apart."
+        )
     base = bases.pop()
     shipped = {run.name: ship(run, Path(args.output_dir)) for run in runs}
     paths = evaluate_models(
@@ -81,7 +86,9 @@ def main(args: DemoArguments) -> None:
     for name, (adapter, step) in shipped.items():
         results = read_json(paths[name])
         metrics = {"split": "test", "metrics": results["metrics"], "benchmark": results["benchmark"]}
-        write_json_atomic(adapter / METRICS, metrics | {"results_file": paths[name].as_posix(), "validation": None})
+        write_json_atomic(
+            adapter / METRICS, metrics | {"results_file": paths[name].as_posix(), "validation": None}
+        )
         recipe = recipes[name]
         CardWriter(base, recipe.get("dataset", "sample"), recipe).write_checkpoint_card(adapter, run=name)
         print(f"{name} (step {step}): pass@1 {results['metrics']['pass@1']:.3f} -> {adapter}, {paths[name]}")

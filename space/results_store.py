@@ -21,6 +21,7 @@ from pathlib import Path
 
 from codegen_lab import naming
 from codegen_lab.hub import Hub, HubError
+from codegen_lab.loss_history import read_loss_curves
 from space.catalog import models_config
 
 logger = logging.getLogger(__name__)
@@ -192,24 +193,6 @@ def read_local_results(folders: list[Path]) -> list[Row]:
     return rows
 
 
-def loss_series(data: list | dict) -> dict[str, list[tuple[int, float]]]:
-    """``{series: [(step, loss)]}`` from ``loss_history.json``.
-
-    The training stage writes ``{"train": [{"step", "epoch", "loss"}], "validation": [...], "test": [...]}``;
-    a Trainer ``log_history`` list (records with ``loss``, ``eval_loss``, ...) is read too.
-    """
-    groups = data.items() if isinstance(data, dict) else [(None, data)]
-    series: dict[str, list[tuple[int, float]]] = {}
-    for group, records in groups:
-        for record in records if isinstance(records, list) else []:
-            if not isinstance(record, dict) or "step" not in record:
-                continue
-            for key, value in record.items():
-                if (key == "loss" if group else "loss" in key) and isinstance(value, int | float):
-                    series.setdefault(group or key, []).append((int(record["step"]), float(value)))
-    return {name: sorted(points) for name, points in series.items() if points}
-
-
 def unique_keys(rows: list[Row]) -> list[Row]:
     """Give rows that share a model name a key that says where each came from."""
     counts: dict[str, int] = {}
@@ -312,7 +295,7 @@ class ResultsStore:
         path = (self.outputs_dir or Path()) / run / "loss_history.json"
         if "/" in run or not path.is_file():
             raise ResultsStoreError(f"Run {run!r} has no loss_history.json under {self.outputs_dir}.")
-        return loss_series(json.loads(path.read_text()))
+        return read_loss_curves(path)
 
     def compare(self, key_a: str, key_b: str) -> dict:
         """Paired test of two rows on the problems both were judged on.

@@ -239,9 +239,17 @@ def test_prepare_cli_writes_data_report_card_and_pushes(tmp_path, tiny_model_dir
     repo.mkdir(parents=True)
     (repo / "CodeGen-Deep-5K.jsonl").write_text(SAMPLES["deep"].read_text())
     out = tmp_path / "prepared"
-    command = [sys.executable, "-m", "datasets_scripts.prepare", "--source", "deep", "--out", str(out)]
+    command = [sys.executable, "-m", "datasets_scripts.prepare", "--source", "deep", "--output_dir", str(out)]
     command += ["--resplit", "--seed", "3", "--valid_fraction", "0.25", "--test_fraction", "0.25"]
-    command += ["--tokenizer", str(tiny_model_dir), "--max_length", "400", "--push_to_hub", "me/deep-sft"]
+    command += [
+        "--tokenizer",
+        str(tiny_model_dir),
+        "--max_length",
+        "400",
+        "--push_to_hub",
+        "--hub_repo",
+        "me/deep-sft",
+    ]
     run = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     report = json.loads((out / "report.json").read_text())
@@ -273,7 +281,7 @@ def test_prepare_on_a_bad_file_leaves_the_old_output_untouched(tmp_path, tiny_mo
     out = tmp_path / "prepared"
     args = PrepareArguments(
         source="sample:diverse",
-        out=str(out),
+        output_dir=str(out),
         tokenizer=str(tiny_model_dir),
         skip_contamination=True,
         think=True,
@@ -286,7 +294,7 @@ def test_prepare_on_a_bad_file_leaves_the_old_output_untouched(tmp_path, tiny_mo
     rows[7]["solution"] = ""
     bad = write_jsonl(tmp_path / "bad.jsonl", rows)
     with pytest.raises(DataValidationError, match=r"bad.jsonl: row 7: 'solution' is empty"):
-        main(PrepareArguments(source=str(bad), out=str(out), tokenizer=str(tiny_model_dir)))
+        main(PrepareArguments(source=str(bad), output_dir=str(out), tokenizer=str(tiny_model_dir)))
     assert (out / "data" / "train.parquet").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", "hub", "prepared"]
 
@@ -301,7 +309,7 @@ def test_prepare_cli_reports_a_bad_file_in_one_line(tmp_path):
         "datasets_scripts.prepare",
         "--source",
         str(bad),
-        "--out",
+        "--output_dir",
         str(tmp_path / "o"),
     ]
     run = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)

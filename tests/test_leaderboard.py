@@ -63,7 +63,7 @@ def test_heatmap_marks_unjudged_cells_and_caps_columns(tmp_path):
 def test_loss_plot(study):  # noqa: F811
     fig = plot_loss(study.loss_history("diverse-run"), "diverse-run")
     labels = sorted(line.get_label() for line in fig.axes[0].get_lines())
-    assert labels == ["eval_loss", "loss"]
+    assert labels == ["train", "validation"]
     assert "No loss history" in _texts(plot_loss({}, "x"))
 
 

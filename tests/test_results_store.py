@@ -16,7 +16,6 @@ from space.results_store import (
     ResultsStore,
     ResultsStoreError,
     filter_rows,
-    loss_series,
     problem_matrix,
     step_series,
     table,
@@ -175,10 +174,10 @@ def test_rows_are_cached_until_refresh(study, tmp_path):
 def test_loss_history_of_a_run(study):
     assert study.runs() == ["deep-run", "diverse-run"]
     series = study.loss_history("deep-run")
-    assert set(series) == {"loss", "eval_loss"}
-    assert series["loss"][0] == (10, 0.2) and len(series["loss"]) == 30
-    assert series["eval_loss"] == [(150, 0.5), (300, 0.4)]
-    from training.callbacks import TEST_LOSS, VALIDATION_LOSS, loss_history
+    assert set(series) == {"train", "validation"}  # a Trainer log_history, read as the curves it holds
+    assert series["train"][0] == (10, 0.2) and len(series["train"]) == 30
+    assert series["validation"] == [(150, 0.5), (300, 0.4)]
+    from codegen_lab.loss_history import TEST_LOSS, VALIDATION_LOSS, loss_curves, loss_history
 
     log_history = [
         {"step": 10, "epoch": 0.5, "loss": 1.2},
@@ -187,7 +186,7 @@ def test_loss_history_of_a_run(study):
         {"step": 20, "epoch": 1.0, TEST_LOSS: 1.3},
     ]
     written_by_training = json.loads(json.dumps(loss_history(log_history)))
-    assert loss_series(written_by_training) == {
+    assert loss_curves(written_by_training) == {
         "train": [(10, 1.2), (20, 0.9)],
         "validation": [(20, 1.1)],
         "test": [(20, 1.3)],

@@ -20,18 +20,15 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from codegen_lab.files import write_json_atomic
+from codegen_lab.loss_history import LOSS_HISTORY, TEST_LOSS, VALIDATION_LOSS, loss_history  # noqa: F401
 from codegen_lab.naming import checkpoint_dirname, parse_checkpoint_dirname
 
 logger = logging.getLogger(__name__)
 
 RUN_STATE = "run_state.json"
-LOSS_HISTORY = "loss_history.json"
 LOSS_CURVES = "loss_curves.png"
 METRICS = "metrics.json"
 CARD = "README.md"
-# Keys the Trainer logs for the evaluation datasets {"validation": ..., "test": ...}.
-VALIDATION_LOSS = "eval_validation_loss"
-TEST_LOSS = "eval_test_loss"
 
 
 # -- run folder helpers ---------------------------------------------------------------------------
@@ -155,14 +152,6 @@ class LossHistory(TrainerCallback):
         history = loss_history(state.log_history)
         write_json_atomic(Path(args.output_dir) / LOSS_HISTORY, history)
         plot_loss_curves(history, Path(args.output_dir) / LOSS_CURVES)
-
-
-def loss_history(log_history: list[dict]) -> dict[str, list[dict]]:
-    series = {"train": "loss", "validation": VALIDATION_LOSS, "test": TEST_LOSS}
-    return {
-        name: [{"step": e["step"], "epoch": e.get("epoch"), "loss": e[key]} for e in log_history if key in e]
-        for name, key in series.items()
-    }
 
 
 def plot_loss_curves(history: dict[str, list[dict]], path: Path) -> None:

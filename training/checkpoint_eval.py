@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codegen_lab.naming import parse_checkpoint_dirname
+from codegen_lab.selection import BY_LOSS, BY_PASS, Candidate, best_step
 from training.callbacks import LOSS_HISTORY, METRICS, list_checkpoints, read_json, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -79,20 +80,16 @@ def best_checkpoint(output_dir: str | Path) -> tuple[Path | None, str]:
     val_loss = {
         e["step"]: e["loss"] for e in read_json(Path(output_dir) / LOSS_HISTORY).get("validation", [])
     }
+    by_step = {parse_checkpoint_dirname(path.name)[0]: path for path in checkpoints}
 
-    def step(path: Path) -> int:
-        return parse_checkpoint_dirname(path.name)[0]
+    def candidate(step: int) -> Candidate:
+        validation = read_json(by_step[step] / METRICS).get("validation") or {}
+        return Candidate(step, (validation.get("metrics") or {}).get("pass@1"), val_loss.get(step))
 
-    def val_pass(path: Path) -> float | None:
-        validation = read_json(path / METRICS).get("validation") or {}
-        return (validation.get("metrics") or {}).get("pass@1")
-
-    judged = [p for p in checkpoints if val_pass(p) is not None]
-    if judged:
-        best = max(judged, key=lambda p: (val_pass(p), -val_loss.get(step(p), float("inf")), step(p)))
-        return best, f"highest validation Pass@1 ({val_pass(best):.3f})"
-    with_loss = [p for p in checkpoints if step(p) in val_loss]
-    if with_loss:
-        best = min(with_loss, key=lambda p: (val_loss[step(p)], -step(p)))
-        return best, f"lowest validation loss ({val_loss[step(best)]:.4f})"
+    candidates = {step: candidate(step) for step in by_step}
+    step, measure = best_step(candidates.values())
+    if measure == BY_PASS:
+        return by_step[step], f"highest validation Pass@1 ({candidates[step].validation_pass_at_1:.3f})"
+    if measure == BY_LOSS:
+        return by_step[step], f"lowest validation loss ({candidates[step].validation_loss:.4f})"
     return checkpoints[-1], "latest checkpoint (no validation signal)"

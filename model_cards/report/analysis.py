@@ -10,6 +10,7 @@ import os
 from collections import Counter
 
 from codegen_lab import naming
+from codegen_lab.selection import BY_LOSS, BY_PASS, Candidate, best_step
 from model_cards.report.data import Checkpoint, Run
 
 REPORT_SCHEMA = "codegen-lora-lab/report/v1"
@@ -143,22 +144,22 @@ def select_best(run: Run, rows: list[dict]) -> dict:
     scored = [r for r in rows if r["pass@1"] is not None]
     if not scored:
         return {"step": None, "how": "no checkpoint has results"}
-    with_validation = [r for r in scored if "validation_pass@1" in r]
     validation_loss = dict(run.loss_history.get("validation", []))
+    candidates = [
+        Candidate(r["step"], r.get("validation_pass@1"), validation_loss.get(r["step"])) for r in scored
+    ]
+    step, measure = best_step(candidates)  # validation Pass@1 first, else validation loss
     trainer_step = trainer_best_step(run)
-    with_loss = [r for r in scored if r["step"] in validation_loss]
-    if with_validation:
-        best = max(
-            with_validation,
-            key=lambda r: (r["validation_pass@1"], -validation_loss.get(r["step"], float("inf")), r["step"]),
-        )
+    by_step = {r["step"]: r for r in scored}
+    if measure == BY_PASS:
+        best = by_step[step]
         how, note = "validation Pass@1", "chosen on the validation set; its test score is reported once"
-    elif trainer_step is not None and any(r["step"] == trainer_step for r in scored):
-        best = next(r for r in scored if r["step"] == trainer_step)
+    elif trainer_step in by_step:  # the trainer's own choice beats a loss-only pick made here
+        best = by_step[trainer_step]
         reason = (run.run_state or {}).get("best_reason") or "see run_state.json"
         how, note = "trainer's choice (run_state.json)", f"chosen by the trainer ({reason})"
-    elif with_loss:
-        best = min(with_loss, key=lambda r: (validation_loss[r["step"]], -r["step"]))
+    elif measure == BY_LOSS:
+        best = by_step[step]
         how, note = "validation loss", "chosen on the lowest validation loss; its test score is reported once"
     else:
         best = scored[-1]

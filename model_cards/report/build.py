@@ -190,5 +190,5 @@ def cli() -> None:
         if report_args.push_to_hub and not report_args.hub_repo:
             raise ReportInputError("--push_to_hub needs --hub_repo <user/repo>.")
         main(report_args)
-    except (ReportInputError, HubError) as err:
+    except (ValueError, HubError) as err:  # ReportInputError, a results file that is not one
         sys.exit(f"error: {err}")

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from codegen_lab import naming
 from codegen_lab.hub import Hub
+from codegen_lab.loss_history import loss_curves
+from evaluation.results import SCHEMA, is_results_file, read_results
 
-RESULTS_SCHEMA = "codegen-lora-lab/results/v1"
 # Only the small files the report reads; adapter weights stay on the Hub until a model is loaded.
 HUB_REPORT_FILES = ["*.json", "results/*.json", "results/**/*.json"]
 
@@ -81,17 +82,6 @@ def is_run_folder(path: Path) -> bool:
     )
 
 
-def read_results(path: Path) -> dict:
-    """One results file, checked to be one."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ReportInputError(f"Results file {path} cannot be read as JSON: {err}.") from err
-    if not isinstance(data, dict) or data.get("schema") != RESULTS_SCHEMA:
-        raise ReportInputError(f"{path} is not a results file (its schema is not {RESULTS_SCHEMA!r}).")
-    return data
-
-
 def is_validation(results: dict, where: str) -> bool:
     """Validation results live in a run's results/validation/ folder (or say benchmark.split)."""
     return results["benchmark"].get("split") == "validation" or Path(where).parent.name == "validation"
@@ -120,7 +110,7 @@ def load_run_folder(path: Path, name: str | None = None, source: str = "local", 
     """A training run folder: checkpoint folders, loss_history.json, run_state.json, results/."""
     name = name or path.resolve().name
     run = Run(name=name, arm=naming.arm_of(name), source=source, location=location or str(path))
-    run.loss_history = normalize_loss_history(_load_json(path / "loss_history.json"))
+    run.loss_history = loss_curves(_load_json(path / "loss_history.json"))
     run.run_state = _load_json(path / "run_state.json")
     by_step: dict[int, Checkpoint] = {}
     for folder in sorted(p for p in path.iterdir() if p.is_dir()):
@@ -171,7 +161,7 @@ def _attach(checkpoint: Checkpoint, results: dict, where: str) -> None:
 def load_results_folder(path: Path) -> list[Run]:
     """A folder of results files (e.g. results/course/), grouped into runs by model.run (else arm)."""
     files = sorted(
-        p for p in path.glob("*.json") if _is_results(p)
+        p for p in path.glob("*.json") if is_results_file(p)
     )  # other JSON (e.g. a leaderboard) is skipped
     runs: dict[str, Run] = {}
     for file in files:
@@ -190,7 +180,7 @@ def load_results_folder(path: Path) -> list[Run]:
         _attach(checkpoint, results, str(file))
     if not runs:
         raise ReportInputError(
-            f"{path} holds no checkpoint folders and no results files (*.json with schema {RESULTS_SCHEMA!r})."
+            f"{path} holds no checkpoint folders and no results files (*.json with schema {SCHEMA!r})."
         )
     return list(runs.values())
 
@@ -212,7 +202,7 @@ def load_hub_run(repo_id: str, hub: Hub) -> Run:
         checkpoint.adapter = f"{repo_id}@{branch}"
         checkpoint.revision = f"{repo_id}@{branch}"
         for file in sorted(folder.rglob("*.json")):
-            if file.name not in ("metrics.json", "adapter_config.json") and _is_results(file):
+            if file.name not in ("metrics.json", "adapter_config.json") and is_results_file(file):
                 where = f"{hub.describe(repo_id, branch)}/{file.relative_to(folder).as_posix()}"
                 _attach(checkpoint, read_results(file), where)
         if checkpoint.results is None and checkpoint.metrics and checkpoint.metrics.get("results_file"):
@@ -222,44 +212,3 @@ def load_hub_run(repo_id: str, hub: Hub) -> Run:
                 _attach(checkpoint, read_results(candidate), str(candidate))
     run.checkpoints = list(by_step.values())
     return run
-
-
-def _is_results(path: Path) -> bool:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(data, dict) and data.get("schema") == RESULTS_SCHEMA
-
-
-def normalize_loss_history(raw: dict | list | None) -> dict[str, list[tuple[int, float]]]:
-    """{split: [(step, loss)]} from either {split: [{step, loss}]} or a Trainer-style list of log rows.
-
-    Log rows carry ``loss`` (train) or ``eval_loss`` / ``eval_<split>_loss`` with a ``step``.
-    """
-    curves: dict[str, list[tuple[int, float]]] = {}
-    if isinstance(raw, dict):
-        for split, points in raw.items():
-            if isinstance(points, list):
-                curves[_split_name(split)] = [(int(p["step"]), float(p["loss"])) for p in points]
-    elif isinstance(raw, list):
-        for row in raw:
-            for key, value in row.items():
-                split = _log_key_split(key)
-                if split and "step" in row and value is not None:
-                    curves.setdefault(split, []).append((int(row["step"]), float(value)))
-    return {split: sorted(points) for split, points in sorted(curves.items()) if points}
-
-
-def _split_name(name: str) -> str:
-    return {"eval": "validation", "val": "validation", "valid": "validation"}.get(name, name)
-
-
-def _log_key_split(key: str) -> str | None:
-    if key in ("loss", "train_loss_step"):
-        return "train"
-    if key == "eval_loss":
-        return "validation"
-    if key.startswith("eval_") and key.endswith("_loss"):
-        return _split_name(key[len("eval_") : -len("_loss")])
-    return None

@@ -7,9 +7,11 @@ Each path serves the Arena's real workload through ``space.engine.Engine``: two 
 diverse LoRA adapter) answer one benchmark problem with the study's prompt in ONE mixed-adapter batch,
 greedy. Per path: the time until both panes have their first token, decoding tokens/s per pane (after
 the first token), and how many leading tokens of each pane equal the reference (transformers + PEFT in
-float32). Paths: ``fp32`` (the reference; what AVX2-only CPUs run), ``bf16`` (native on AVX-512-BF16/AMX
-CPUs), ``int8-decode`` (bf16 prompt, int8 weights for decoding: codegen_lab/int8_decode.py) and
-``dyn-int8`` (torch's dynamic int8 quantization of every base layer, activations quantized too).
+float32, and in bf16 for the bf16 paths). Paths: ``fp32`` (the reference; what AVX2-only CPUs run), ``bf16``
+(native on AVX-512-BF16/AMX CPUs; PEFT's mixed batches), ``bf16-stacked`` (the adapters of a batch in two
+batched matmuls per layer: bench/cpu_paths.py), ``int8-decode`` (that, plus int8 weights while
+decoding: bench/cpu_paths.py) and ``dyn-int8`` (torch's dynamic int8 quantization of every base
+layer, activations quantized too).
 Goal on 2 cores: both first tokens within 10 s, >= 5 tokens/s per pane, with the adapters applied.
 Writes the table to reports/bench/generation.txt (the README quotes it from there).
 """
@@ -28,7 +30,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from codegen_lab import EMBEDDED_QWEN, SYSTEM_PROMPT  # noqa: E402
 
-PATHS = ("fp32", "bf16", "int8-decode", "dyn-int8")
+PATHS = ("fp32", "bf16", "bf16-stacked", "int8-decode", "dyn-int8")
 DEMO = REPO_ROOT / "demo" / "adapters"
 
 
@@ -45,8 +47,12 @@ def load(base: str, path: str, adapters: dict[str, str]):
     engine = Engine(base, model=model, tokenizer=tokenizer)
     for spec in adapters.values():
         engine.load_adapter(spec)
+    if path in ("bf16-stacked", "int8-decode"):
+        from cpu_paths import enable_mixed_lora
+
+        enable_mixed_lora(engine.model)
     if path == "int8-decode":
-        from codegen_lab.int8_decode import enable_int8_decode
+        from cpu_paths import enable_int8_decode
 
         enable_int8_decode(engine.model)
     if path == "dyn-int8":
@@ -87,6 +93,16 @@ def run_path(engine, adapters: dict[str, str], statements: list[str], new_tokens
     return runs
 
 
+def agreement(runs: list[dict], reference: list[dict]) -> int:
+    """The fewest leading tokens any pane of any problem shares with the reference's same pane."""
+    pairs = [
+        (a, b)
+        for r, ref in zip(runs, reference, strict=True)
+        for a, b in zip(r["ids"], ref["ids"], strict=True)
+    ]
+    return min(leading_equal(a, b) for a, b in pairs)
+
+
 def leading_equal(a: list[int], b: list[int]) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
@@ -107,7 +123,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     adapters = {"deep": args.deep, "diverse": args.diverse}
     statements = prompts(args.problems)
-    order = ["fp32", *[p for p in args.paths if p != "fp32"]]  # the reference first
+    order = ["fp32", *[p for p in PATHS if p in args.paths and p != "fp32"]]  # the reference first
     results = {}
     for path in order:
         engine, load_s = load(args.base, path, adapters)
@@ -130,8 +146,8 @@ def report(results: dict, args, statements: list[str]) -> list[str]:
         f"batch, greedy, {args.new_tokens} new tokens, {len(statements)} benchmark problems (study prompt), "
         f"{args.threads} threads, CPU native bf16: {_cpu_has_native_bf16()}",
         "",
-        f"{'path':<12} {'load s':>7} {'first tokens s':>15} {'tokens/s per pane':>18} {'x fp32':>7} "
-        f"{'leading tokens = fp32 (min)':>28}",
+        f"{'path':<13} {'load s':>7} {'first tokens s':>15} {'tokens/s per pane':>18} {'x fp32':>7} "
+        f"{'leading tokens = fp32':>22} {'= bf16 PEFT':>12}",
     ]
     base_speed = None
     for path, result in results.items():
@@ -139,20 +155,20 @@ def report(results: dict, args, statements: list[str]) -> list[str]:
         first = statistics.median(r["first_token_s"] for r in runs)
         speed = statistics.median(s for r in runs for s in r["tokens_per_s"])
         base_speed = base_speed or speed
-        same = min(
-            leading_equal(a, b)
-            for r, ref in zip(runs, reference, strict=True)
-            for a, b in zip(r["ids"], ref["ids"], strict=True)
+        same = agreement(runs, reference)
+        same_bf16 = (
+            f"{agreement(runs, results['bf16']['runs'])} of {args.new_tokens}" if "bf16" in results else ""
         )
         lines.append(
-            f"{path:<12} {result['load_s']:>7.1f} {first:>15.2f} {speed:>18.2f} {speed / base_speed:>7.2f} "
-            f"{same:>20} of {args.new_tokens}"
+            f"{path:<13} {result['load_s']:>7.1f} {first:>15.2f} {speed:>18.2f} {speed / base_speed:>7.2f} "
+            f"{f'{same} of {args.new_tokens}':>22} {same_bf16 if path != 'fp32' else '':>12}"
         )
     lines.append("")
     lines.append(
         "first tokens: median over problems of the time until BOTH panes have one (the prompt's processing);"
     )
-    lines.append("tokens/s per pane: median over panes and problems, after the first token.")
+    lines.append("tokens/s per pane: median over panes and problems, after the first token;")
+    lines.append("leading tokens: the fewest any pane of any problem shares with the reference's same pane.")
     return lines
 
 

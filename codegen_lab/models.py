@@ -91,9 +91,16 @@ def load_base(name: str, device: str | None = None, dtype: torch.dtype | None = 
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or pick_dtype(device)).to(device)
+    model.get_output_embeddings().register_forward_pre_hook(_contiguous_input)
     model.eval()
     model.name_or_path = name
     return model, tokenizer
+
+
+def _contiguous_input(module, args):
+    """The LM head gets its last-token slice contiguous: on CPU a strided (batch, 1, hidden) input makes
+    torch expand the whole vocabulary weight per row and copy it (seconds per prompt on a 1.5B model)."""
+    return (args[0].contiguous(), *args[1:])
 
 
 def resolve_adapter_path(spec: str, hub: Hub | None = None) -> Path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codegen_lab import SYSTEM_PROMPT
+from evaluation.prompts import build_messages  # the study's prompt: what the benchmark asks, trained on
 
 if TYPE_CHECKING:
     import datasets
@@ -78,13 +78,7 @@ def to_conversation(row: dict[str, Any], think: bool = False) -> dict[str, list[
     if not answer or not str(answer).strip():
         column = "output" if think else "solution"
         raise DataValidationError(f"Row with input {row['input'][:60]!r}... has an empty '{column}'.")
-    return {
-        "messages": [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": row["input"]},
-            {"role": "assistant", "content": answer},
-        ]
-    }
+    return {"messages": [*build_messages(row["input"]), {"role": "assistant", "content": answer}]}
 
 
 def to_conversations(raw: datasets.Dataset, think: bool = False, name: str = "dataset") -> datasets.Dataset:

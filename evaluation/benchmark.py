@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from codegen_lab.paths import REPO_ROOT
 from evaluation.judge import TestCase
 
 logger = logging.getLogger(__name__)
 
 HUB_DATASET = "livecodebench/code_generation_lite"
-REPO_ROOT = Path(__file__).resolve().parents[1]
 # The study's 41 problems with their public tests, shipped with the project: the offline default.
 STUDY_BENCHMARK = REPO_ROOT / "evaluation" / "data" / "lcb_v5_atcoder_easy_2408_2502.jsonl"
 _FILES = ["test.jsonl", "test2.jsonl", "test3.jsonl", "test4.jsonl", "test5.jsonl", "test6.jsonl"]

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from codegen_lab import SYSTEM_PROMPT
 
 PROMPT_STYLES = ("study", "lcb")
@@ -34,13 +36,16 @@ def lcb_user_prompt(question_content: str, starter_code: str = "") -> str:
     return text + f"{LCB_STDIN_FORMAT}\n```python\n# YOUR CODE HERE\n```\n\n"
 
 
+def chat(system: str | None, user: str, history: Sequence[dict] = ()) -> list[dict]:
+    """Every conversation this project sends: the system prompt (if any), earlier turns, the new message."""
+    turns = [{"role": m["role"], "content": m["content"]} for m in history]
+    return ([{"role": "system", "content": system}] if system else []) + turns + [{"role": "user", "content": user}]
+
+
 def build_messages(question_content: str, starter_code: str = "", style: str = "study") -> list[dict]:
     """System + user messages for one problem in the given prompt style."""
     if style == "study":
-        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question_content}]
+        return chat(SYSTEM_PROMPT, question_content)
     if style == "lcb":
-        return [
-            {"role": "system", "content": LCB_SYSTEM},
-            {"role": "user", "content": lcb_user_prompt(question_content, starter_code)},
-        ]
+        return chat(LCB_SYSTEM, lcb_user_prompt(question_content, starter_code))
     raise ValueError(f"Unknown prompt style {style!r}; use one of {', '.join(PROMPT_STYLES)}.")

@@ -13,12 +13,11 @@ from pathlib import Path
 
 from codegen_lab import BASE_ADAPTER
 from codegen_lab.naming import arm_of, parse_checkpoint_dirname
+from codegen_lab.paths import REPO_ROOT, outputs_dir
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_ADAPTERS_DIR = REPO_ROOT / "demo" / "adapters"
 MODELS_YAML = Path(__file__).resolve().parent / "models.yaml"
 MODELS_ENV = "CODEGEN_LAB_MODELS"  # another models.yaml (Hub models and leaderboard repos)
-OUTPUTS_ENV = "CODEGEN_LAB_OUTPUTS"  # where local training runs live; default ./outputs
 
 
 @dataclass(frozen=True)
@@ -35,10 +34,6 @@ class ModelChoice:
 
 def models_config() -> Path:
     return Path(os.environ.get(MODELS_ENV, MODELS_YAML)).expanduser()
-
-
-def outputs_dir() -> Path:
-    return Path(os.environ.get(OUTPUTS_ENV, REPO_ROOT / "outputs")).expanduser()
 
 
 def _adapter_base(folder: Path) -> str | None:

@@ -151,10 +151,11 @@ class Engine:
     # -- prompts --------------------------------------------------------------------------------
     def build_messages(self, history: list[dict], prompt: str, system_prompt: str | None) -> list[dict]:
         """System prompt + as many recent turns as fit in MAX_CONTEXT_TOKENS + the new prompt."""
-        system = [{"role": "system", "content": system_prompt}] if system_prompt else []
-        turns = [{"role": m["role"], "content": m["content"]} for m in history]
+        from evaluation.prompts import chat
+
+        turns = list(history)
         while True:
-            messages = system + turns + [{"role": "user", "content": prompt}]
+            messages = chat(system_prompt, prompt, turns)
             text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
             n_ids = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
             if n_ids <= MAX_CONTEXT_TOKENS or not turns:

@@ -8,7 +8,7 @@ from pathlib import Path
 from codegen_lab import naming
 from codegen_lab.hub import Hub
 from evaluation.results import SCHEMA
-from space.results_store import ResultsStoreError, Row, describe_benchmark, row_from_results
+from space.rows import ResultsStoreError, Row, describe_benchmark, row_from_results
 
 
 def configured_repos(models_config: Path) -> list[tuple[str, str | None]]:

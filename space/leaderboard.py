@@ -171,44 +171,48 @@ class LeaderboardTab:
     status: gr.Markdown
 
 
-def build_leaderboard_tab(store: ResultsStore | None = None) -> LeaderboardTab:
-    """Lay the leaderboard out in the current Blocks context; rows are read lazily and cached by ``store``."""
-    store = store or ResultsStore.from_env()
+class LeaderboardHandlers:
+    """The tab's event handlers over one shared store (rows are read lazily and cached by it)."""
 
-    def view(arms, scope, search):
-        rows = filter_rows(store.rows(), arms, scope, search or "")
-        return table(rows), plot_step_series(rows), plot_heatmap(rows), status_markdown(store, len(rows))
+    def __init__(self, store: ResultsStore):
+        self.store = store
 
-    def choices():
-        keys = [row.key for row in store.rows() if row.problems]
-        deep, diverse = default_pair(store.rows())
-        runs = store.runs()
+    def view(self, arms, scope, search):
+        rows = filter_rows(self.store.rows(), arms, scope, search or "")
+        return table(rows), plot_step_series(rows), plot_heatmap(rows), status_markdown(self.store, len(rows))
+
+    def choices(self):
+        keys = [row.key for row in self.store.rows() if row.problems]
+        deep, diverse = default_pair(self.store.rows())
+        runs = self.store.runs()
         return (
             gr.Dropdown(choices=keys, value=deep),
             gr.Dropdown(choices=keys, value=diverse),
             gr.Dropdown(choices=runs, value=runs[0] if runs else None),
         )
 
-    def compare(key_a, key_b):
+    def compare(self, key_a, key_b):
         if not key_a or not key_b:
             return "Pick two rows to compare."
         try:
-            return comparison_markdown(store.compare(key_a, key_b))
+            return comparison_markdown(self.store.compare(key_a, key_b))
         except (ResultsStoreError, ValueError) as err:
             return f"⚠️ {err}"
 
-    def loss(run):
+    def loss(self, run):
         if not run:
             return plot_loss({}, "")
         try:
-            return plot_loss(store.loss_history(run), run)
+            return plot_loss(self.store.loss_history(run), run)
         except (ResultsStoreError, ValueError, OSError) as err:
             return _empty(_figure(8, 4), str(err))
 
-    def refresh(arms, scope, search):
-        store.refresh()
-        return (*view(arms, scope, search), *choices())
+    def refresh(self, arms, scope, search):
+        self.store.refresh()
+        return (*self.view(arms, scope, search), *self.choices())
 
+
+def _filters():
     with gr.Row():
         arms = gr.CheckboxGroup(ARMS, value=ARMS, label="Arm")
         scope = gr.Radio(SCOPES, value="all", label="Test scope")
@@ -217,19 +221,14 @@ def build_leaderboard_tab(store: ResultsStore | None = None) -> LeaderboardTab:
             label="Search",
             placeholder="words in model, run or source, then Enter (e.g. step-500, GPT, Hub)",
         )
-        refresh_button = gr.Button("Refresh", variant="secondary", scale=0, elem_id="leaderboard-refresh")
-    filters = [arms, scope, search]
-    status = gr.Markdown(lambda: status_markdown(store, len(store.rows())), elem_id="leaderboard-status")
-    frame = gr.Dataframe(
-        lambda: table(store.rows()),
-        label="Leaderboard (click a column header to sort)",
-        interactive=False,
-        wrap=True,
-        max_height=520,
-        elem_id="leaderboard-table",
-    )
+        refresh = gr.Button("Refresh", variant="secondary", scale=0, elem_id="leaderboard-refresh")
+    return arms, scope, search, refresh
+
+
+def _plots(handlers: LeaderboardHandlers):
+    store = handlers.store
     with gr.Row():
-        steps_plot = gr.Plot(
+        steps = gr.Plot(
             lambda: plot_step_series(store.rows()),
             label="Pass@1 vs training step",
             elem_id="leaderboard-steps",
@@ -240,8 +239,11 @@ def build_leaderboard_tab(store: ResultsStore | None = None) -> LeaderboardTab:
             run = gr.Dropdown(
                 run_choices, value=run_choices[0] if run_choices else None, label="Run (loss curves)"
             )
-            loss_plot = gr.Plot(
-                lambda: loss(run.value), label="Loss curves", elem_id="leaderboard-loss", show_label=False
+            loss = gr.Plot(
+                lambda: handlers.loss(run.value),
+                label="Loss curves",
+                elem_id="leaderboard-loss",
+                show_label=False,
             )
     heatmap = gr.Plot(
         lambda: plot_heatmap(store.rows()),
@@ -249,20 +251,42 @@ def build_leaderboard_tab(store: ResultsStore | None = None) -> LeaderboardTab:
         elem_id="leaderboard-heatmap",
         show_label=False,
     )
+    return steps, run, loss, heatmap
+
+
+def _comparison(store: ResultsStore):
     gr.Markdown("### Paired comparison (same problems, e.g. deep vs diverse)")
     keys = [row.key for row in store.rows() if row.problems]
     deep, diverse = default_pair(store.rows())
     with gr.Row():
         row_a = gr.Dropdown(keys, value=deep, label="A", allow_custom_value=True)
         row_b = gr.Dropdown(keys, value=diverse, label="B", allow_custom_value=True)
-        compare_button = gr.Button("Compare", scale=0, elem_id="leaderboard-compare")
-    comparison = gr.Markdown(elem_id="leaderboard-comparison")
+        button = gr.Button("Compare", scale=0, elem_id="leaderboard-compare")
+    return row_a, row_b, button, gr.Markdown(elem_id="leaderboard-comparison")
 
-    outputs = [frame, steps_plot, heatmap, status]
+
+def build_leaderboard_tab(store: ResultsStore | None = None) -> LeaderboardTab:
+    """Lay the leaderboard out in the current Blocks context and wire its events."""
+    handlers = LeaderboardHandlers(store or ResultsStore.from_env())
+    store = handlers.store
+    arms, scope, search, refresh = _filters()
+    status = gr.Markdown(lambda: status_markdown(store, len(store.rows())), elem_id="leaderboard-status")
+    frame = gr.Dataframe(
+        lambda: table(store.rows()),
+        label="Leaderboard (click a column header to sort)",
+        interactive=False,
+        wrap=True,
+        max_height=520,
+        elem_id="leaderboard-table",
+    )
+    steps, run, loss, heatmap = _plots(handlers)
+    row_a, row_b, compare, comparison = _comparison(store)
+
+    filters, outputs = [arms, scope, search], [frame, steps, heatmap, status]
     for control in (arms, scope):
-        control.change(view, filters, outputs)
-    search.submit(view, filters, outputs)
-    refresh_button.click(refresh, filters, [*outputs, row_a, row_b, run])
-    run.change(loss, run, loss_plot)
-    compare_button.click(compare, [row_a, row_b], comparison)
-    return LeaderboardTab(table=frame, refresh=refresh_button, status=status)
+        control.change(handlers.view, filters, outputs)
+    search.submit(handlers.view, filters, outputs)
+    refresh.click(handlers.refresh, filters, [*outputs, row_a, row_b, run])
+    run.change(handlers.loss, run, loss)
+    compare.click(handlers.compare, [row_a, row_b], comparison)
+    return LeaderboardTab(table=frame, refresh=refresh, status=status)

@@ -27,12 +27,10 @@ def problem_choices() -> list[tuple[str, str]]:
 
 def problem_prompt(question_id: str, style: str) -> str:
     """The user message for a problem: the bare statement (the study's style) or LiveCodeBench's wording."""
-    from evaluation.prompts import lcb_user_prompt
+    from evaluation.prompts import build_messages
 
     problem = load_problems()[question_id]
-    if style == "lcb":
-        return lcb_user_prompt(problem.question_content, problem.starter_code)
-    return problem.question_content
+    return build_messages(problem.question_content, problem.starter_code, style)[-1]["content"]
 
 
 def judge_answers(question_id: str, answers: list[str], time_limit: float = 6.0) -> list[Graded]:

@@ -15,9 +15,9 @@ from pathlib import Path
 import gradio as gr
 
 from codegen_lab.hub import Hub, HubError
+from codegen_lab.paths import REPO_ROOT
 from model_cards.report import sections
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 REPORTS_ENV = "STUDY_REPORTS"
 REPORT_REPO_ENV = "STUDY_REPORT_REPO"
 FIGURES = [

@@ -13,7 +13,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Set before torch is imported, so every test and every subprocess it starts inherits it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from codegen_lab.paths import REPO_ROOT  # noqa: E402
+
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHATML_TEMPLATE = (REPO_ROOT / "codegen_lab" / "chatml_generation.jinja").read_text()
 # What the repo ships of the study's published generations: 18 re-judged results files, and the

@@ -32,21 +32,15 @@ def answer_prompts(
 ) -> list:
     """[{prompt, answers: {run: text}}]: one base loaded once, every (prompt, run) pair in mixed-adapter
     batches, decoded exactly as the benchmark decodes (evaluation.generate, greedy)."""
-    from codegen_lab import SYSTEM_PROMPT
     from codegen_lab.models import load_model
     from evaluation.generate import Request, generate
+    from evaluation.prompts import build_messages
 
     base = next(iter(checkpoints.values())).base
     adapter_names = {run: f"run{i}" for i, run in enumerate(checkpoints)}
     model, tokenizer = load_model(base, {adapter_names[run]: c.adapter for run, c in checkpoints.items()})
     pairs = [(prompt, run) for prompt in prompts for run in checkpoints]
-    requests = [
-        Request(
-            [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}],
-            adapter_names[run],
-        )
-        for prompt, run in pairs
-    ]
+    requests = [Request(build_messages(prompt), adapter_names[run]) for prompt, run in pairs]
     outputs = generate(model, tokenizer, requests, max_new_tokens=max_new_tokens)
     answers = {prompt: {} for prompt in prompts}
     for (prompt, run), (text,) in zip(pairs, outputs, strict=True):

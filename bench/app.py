@@ -40,9 +40,9 @@ def random_adapters(base_dir: Path, out: Path) -> dict[str, str]:
 
 def demo_or_random_adapters(out: Path) -> dict[str, str]:
     from codegen_lab.embedded import embedded_model_dir
-    from space.catalog import DEMO_ADAPTERS_DIR, _scan
+    from space.catalog import model_choices
 
-    demo = {c.arm: c.spec for c in _scan(DEMO_ADAPTERS_DIR, "demo") if c.arm in ("deep", "diverse")}
+    demo = {c.arm: c.spec for c in model_choices(EMBEDDED_MODEL) if c.source == "demo"}
     if len(demo) == 2:
         return demo
     return random_adapters(embedded_model_dir(), out)
@@ -127,4 +127,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from record import recorded
+
+    with recorded("app"):
+        main()

@@ -13,7 +13,7 @@ batched matmuls per layer: bench/cpu_paths.py), ``int8-decode`` (that, plus int8
 decoding: bench/cpu_paths.py) and ``dyn-int8`` (torch's dynamic int8 quantization of every base
 layer, activations quantized too).
 Goal on 2 cores: both first tokens within 10 s, >= 5 tokens/s per pane, with the adapters applied.
-Writes the table to reports/bench/generation.txt (the README quotes it from there).
+Keeps the table in reports/bench/generation.txt (the README quotes it from there).
 """
 
 from __future__ import annotations
@@ -116,7 +116,6 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=3)
     parser.add_argument("--new-tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--out", default=str(REPO_ROOT / "reports" / "bench" / "generation.txt"))
     args = parser.parse_args()
     import torch
 
@@ -131,10 +130,7 @@ def main() -> None:
         del engine
         print(f"{path}: done", file=sys.stderr)
     lines = report(results, args, statements)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    print("\n".join(lines))
 
 
 def report(results: dict, args, statements: list[str]) -> list[str]:
@@ -173,4 +169,7 @@ def report(results: dict, args, statements: list[str]) -> list[str]:
 
 
 if __name__ == "__main__":
-    main()
+    from record import recorded
+
+    with recorded("generation"):
+        main()

@@ -170,4 +170,7 @@ def one_call_latency(job: JudgeJob, time_limit: float, repeats: int = 10) -> Non
 
 
 if __name__ == "__main__":
-    main()
+    from record import recorded
+
+    with recorded("judge"):
+        main()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from space.catalog import DEMO_ADAPTERS_DIR, _scan
+from codegen_lab import EMBEDDED_MODEL
+from space.catalog import DEMO_ADAPTERS_DIR, model_choices
 from tests.conftest import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.embedded]
@@ -19,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.embedded]
 @pytest.fixture(scope="module")
 def adapters(tmp_path_factory) -> tuple[dict[str, str], Path]:
     """Labels of the shipped deep and diverse demo adapters, and an empty outputs/ for the app to scan."""
-    demo = {c.arm: c.label for c in _scan(DEMO_ADAPTERS_DIR, "demo") if c.arm in ("deep", "diverse")}
+    demo = {c.arm: c.label for c in model_choices(EMBEDDED_MODEL) if c.source == "demo"}
     assert set(demo) == {"deep", "diverse"}, f"the demo adapters are missing from {DEMO_ADAPTERS_DIR}"
     return demo, tmp_path_factory.mktemp("outputs")
 

@@ -1,8 +1,9 @@
 """The numbers the READMEs quote, written from the files that hold them, never by hand.
 
 A Markdown file marks each generated block ``<!-- generated:NAME -->`` ... ``<!-- /generated -->``:
-``study:DIR`` and ``harness:DIR`` are sentences from ``DIR/report.json``; ``file:PATH`` is the text of a
-file the repo generates (a bench/ report), in a code block.
+``study:DIR`` and ``harness:DIR`` are sentences from ``DIR/report.json``; ``results:DIR`` is a table of the
+results files under DIR; ``file:PATH`` is the text of a file the repo generates (a bench/ report), in a
+code block.
 
     python -m model_cards.report.docs README.md reports/README.md     # rewrite the blocks in place
     python -m model_cards.report.docs --check README.md reports/README.md
@@ -73,17 +74,38 @@ def harness_block(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def results_block(folder: Path) -> str:
+    """One row per results file: model, prompt, decoding, judged scope, solved, Pass@1 with its interval."""
+    from evaluation.results import list_results, read_results
+
+    lines = ["| model | prompt | decoding | tests | solved | Pass@1 (95 % CI) | file |", "|---|---|---|---|---|---|---|"]
+    for path in list_results(folder):
+        data = read_results(path)
+        m, config = data["metrics"], data["config"]
+        sampling = config["sampling"]
+        decoding = "greedy" if sampling["temperature"] == 0 else f"T={sampling['temperature']}, n={sampling['n']}"
+        low, high = m["pass@1_ci95"]
+        lines.append(
+            f"| {data['model']['name']} | {config['prompt_style']} | {decoding}, {config['max_new_tokens']} tokens "
+            f"| {data['benchmark']['test_scope']} | {m['n_solved']}/{m['n_problems']} | {pct(m['pass@1'])} "
+            f"({pct(low)}–{pct(high)}) | `{path.relative_to(REPO_ROOT).as_posix()}` |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def render_block(name: str) -> str:
     kind, _, where = name.partition(":")
     path = REPO_ROOT / where
     if kind == "file":
         return f"```\n{path.read_text().rstrip()}\n```\n"
+    if kind == "results":
+        return results_block(path)
     report = json.loads((path / "report.json").read_text())
     if kind == "study":
         return study_block(report)
     if kind == "harness":
         return harness_block(report)
-    raise ValueError(f"Unknown generated block {name!r}: use study:DIR, harness:DIR or file:PATH.")
+    raise ValueError(f"Unknown generated block {name!r}: use study:DIR, harness:DIR, results:DIR or file:PATH.")
 
 
 def refreshed(text: str) -> str:

@@ -67,18 +67,29 @@ def resolve_model_path(name: str, hub: Hub | None = None) -> Path:
             return embedded_model_dir(name)
         except EmbeddedModelError as err:
             raise ModelLoadError(str(err)) from err
-    path = Path(name).expanduser()
+    aliases = f"an embedded alias ({', '.join(EMBEDDED_ALIASES)}), "
+    return folder_or_repo(
+        name, "Base model", "config.json", f"a folder, {aliases}", "Qwen/Qwen2.5-Coder-1.5B-Instruct", hub
+    )
+
+
+def folder_or_repo(spec: str, what: str, marker: str, forms: str, example: str, hub: Hub | None) -> Path:
+    """The local folder of ``spec``: a folder holding ``marker``, or ``repo_id[@revision]`` downloaded."""
+    path = Path(spec).expanduser()
     if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ModelLoadError(f"Base model folder {path} has no config.json.")
+        if not (path / marker).is_file():
+            raise ModelLoadError(f"{what} folder {path} has no {marker}.")
         return path
-    repo_id, revision = split_revision(name)
+    repo_id, revision = split_revision(spec)
     if repo_id.count("/") != 1:
-        raise ModelLoadError(
-            f"Base model {name!r} is neither a folder, an embedded alias ({', '.join(EMBEDDED_ALIASES)}), nor a Hub id "
-            "like 'Qwen/Qwen2.5-Coder-1.5B-Instruct'."
-        )
-    return (hub or Hub.from_env()).download(repo_id, revision or "main")
+        raise ModelLoadError(f"{what} {spec!r} is neither {forms}nor a Hub id like {example!r}.")
+    try:
+        folder = (hub or Hub.from_env()).download(repo_id, revision or "main")
+    except HubError as err:
+        raise ModelLoadError(str(err)) from err
+    if not (folder / marker).is_file():
+        raise ModelLoadError(f"{spec} holds no {what.lower()} (no {marker}).")
+    return folder
 
 
 def load_base(name: str, device: str | None = None, dtype: torch.dtype | None = None, hub: Hub | None = None):
@@ -105,23 +116,7 @@ def _contiguous_input(module, args):
 
 def resolve_adapter_path(spec: str, hub: Hub | None = None) -> Path:
     """A local folder with ``adapter_config.json`` for an adapter spec (folder or ``repo@revision``)."""
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        if not (path / "adapter_config.json").is_file():
-            raise ModelLoadError(f"Adapter folder {path} has no adapter_config.json.")
-        return path
-    repo_id, revision = split_revision(spec)
-    if repo_id.count("/") != 1:
-        raise ModelLoadError(
-            f"Adapter {spec!r} is neither a folder nor a Hub id like 'user/repo@step-000100'."
-        )
-    try:
-        folder = (hub or Hub.from_env()).download(repo_id, revision or "main")
-    except HubError as err:
-        raise ModelLoadError(str(err)) from err
-    if not (folder / "adapter_config.json").is_file():
-        raise ModelLoadError(f"{spec} holds no LoRA adapter (no adapter_config.json).")
-    return folder
+    return folder_or_repo(spec, "Adapter", "adapter_config.json", "a folder ", "user/repo@step-000100", hub)
 
 
 def attach_adapters(model, adapters: dict[str, str], hub: Hub | None = None):

@@ -31,8 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evaluation.benchmark import STUDY_BENCHMARK, load_benchmark  # noqa: E402
 from evaluation.extract import extract_code  # noqa: E402
+from evaluation.isolation import resolve_mode, sandbox_python  # noqa: E402
 from evaluation.judge import POOL, JudgeJob, judge  # noqa: E402
-from evaluation.sandbox import ADDRESS_HEADROOM_MB, resolve_mode, sandbox_python  # noqa: E402
+from evaluation.sandbox import ADDRESS_HEADROOM_MB  # noqa: E402
 
 COURSE = Path(__file__).resolve().parent.parent / "results" / "course"  # the 738 generations, shipped
 

@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from evaluation import checker
-from evaluation.sandbox import GUARANTEES, Program, RawRun, Worker, WorkerLost, isolation, resolve_mode
+from evaluation.isolation import GUARANTEES, isolation, resolve_mode
+from evaluation.sandbox import Program, RawRun, Worker, WorkerLost
 
 JUDGE_VERSION = "zygote-2/lcb-compare"
 VERDICTS = ("AC", "WA", "TLE", "RE", "MLE", "OLE")

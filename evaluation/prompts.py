@@ -39,7 +39,11 @@ def lcb_user_prompt(question_content: str, starter_code: str = "") -> str:
 def chat(system: str | None, user: str, history: Sequence[dict] = ()) -> list[dict]:
     """Every conversation this project sends: the system prompt (if any), earlier turns, the new message."""
     turns = [{"role": m["role"], "content": m["content"]} for m in history]
-    return ([{"role": "system", "content": system}] if system else []) + turns + [{"role": "user", "content": user}]
+    return (
+        ([{"role": "system", "content": system}] if system else [])
+        + turns
+        + [{"role": "user", "content": user}]
+    )
 
 
 def build_messages(question_content: str, starter_code: str = "", style: str = "study") -> list[dict]:

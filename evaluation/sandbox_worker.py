@@ -25,73 +25,28 @@ import gc
 import importlib
 import json
 import os
-import resource
 import select
 import signal
 import socket
 import sys
-import threading
 import time
-import traceback
-import types
 
+STDLIB_PATH = list(sys.path)  # the interpreter's own (-I: no script folder), for the programs
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sandbox_program  # noqa: E402  (the program's side, beside this file)
+from sandbox_program import check  # noqa: E402
+
+sys.path.pop(0)
 # Loaded once here so each forked program finds them imported (speed only; programs still `import` them).
 PRELOADED = "array bisect collections copy datetime decimal fractions functools heapq io itertools json math"
 PRELOADED += " operator random re statistics string typing"
-# LiveCodeBench's grader runs every program after star-imports of these modules (in this order) and a
-# recursion limit of 50000; "lcb" semantics reproduce that, "plain" runs the program as an online judge does.
-LCB_STAR_IMPORTS = ("string", "re", "datetime", "collections", "heapq", "bisect", "copy", "math", "random")
-LCB_STAR_IMPORTS += (
-    "statistics",
-    "itertools",
-    "functools",
-    "operator",
-    "io",
-    "sys",
-    "json",
-    "builtins",
-    "typing",
-)
-LCB_RECURSION_LIMIT = 50000
-
-STDLIB_PATH = [p for p in sys.path[1:]]  # the interpreter's own path, without the worker's folder
-PROGRAM_STDIO = ()  # sys.stdin/stdout/stderr on fds 0/1/2, made once: each program's fds are dup2'ed there
-LCB_BUILTINS = {}  # the builtins plus every name LCB's import block binds, made once in the zygote
-
-
-def lcb_builtins() -> dict:
-    """Run LCB's import block once (the star-imports in order, then the modules by name) over the builtins.
-
-    A program finds these names as LCB's programs do (its own definitions still win), and handing it one
-    ready dict costs nothing per test; copying ~800 names into its globals would touch each object.
-    """
-    prelude = "".join(f"from {name} import *\n" for name in LCB_STAR_IMPORTS)
-    prelude += "".join(f"import {name}\n" for name in LCB_STAR_IMPORTS if name not in ("builtins", "typing"))
-    namespace = {}
-    exec(prelude, namespace)
-    import builtins
-
-    return vars(builtins) | {key: value for key, value in namespace.items() if key != "__builtins__"}
-
-
-FILE_LIMIT = 64 * 1024 * 1024  # bytes per file the program writes
-STACK_LIMIT = 256 * 1024 * 1024  # main-thread stack (grows on demand up to this; within the address space)
-MAX_FILES = 256
 SANDBOX_ROOT = "/sandbox"  # the per-program tmpfs (bwrap modes); work/, tmp/, shm/ inside
 CLONE_NEWNS, CLONE_NEWPID = 0x00020000, 0x20000000
 MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
 MNT_DETACH = 2
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
-PR_SET_CHILD_SUBREAPER = 36
-SYS_CAPSET = 126  # x86-64
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
 
 _libc = ctypes.CDLL(None, use_errno=True)
-
-
-def check(result: int, what: str) -> None:
-    if result != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, f"{what}: {os.strerror(error)}")
 
 
 def mount(source, target, fstype, flags, data=None) -> None:
@@ -214,7 +169,7 @@ def run_test(sock, config, program, message, fds, init):
     pid = os.fork()
     if pid == 0:
         sock.close()
-        become_program(config, program, message, fds)  # never returns
+        sandbox_program.become_program(config, program, message, fds)  # never returns
     for fd in fds:
         os.close(fd)
     pidfd = os.pidfd_open(pid)
@@ -255,116 +210,6 @@ def sweep(pid, program, init) -> None:
             pass
 
 
-def become_program(config, program, message, fds):
-    """In the program's process: wire the fds, give up every privilege, take the limits, run. Never returns."""
-    status = 1
-    try:
-        code_fd, stdin_fd, out_fd, err_fd, result_fd = fds
-        with os.fdopen(code_fd, "rb", closefd=True) as handle:
-            code = handle.read().decode("utf-8", "replace")
-        for target, fd in ((0, stdin_fd), (1, out_fd), (2, err_fd), (3, result_fd)):
-            os.dup2(fd, target)
-        os.closerange(4, 1 << 16)
-        if config["isolation"] == "none":
-            os.setsid()  # its own group, which the sweep kills (in a namespace, init kills everything)
-        drop_privileges(config, program)
-        apply_limits(message, config)
-        status = run_main(code, message)
-    except BaseException:
-        with contextlib.suppress(BaseException):
-            traceback.print_exc()
-    finally:
-        os._exit(status)
-
-
-def drop_privileges(config, program) -> None:
-    if program["uid"] is not None:  # as root: a private uid (this clears every capability)
-        os.setgroups([])
-        os.setgid(program["uid"])
-        os.setuid(program["uid"])
-    elif config["isolation"] != "none":  # in a user namespace: same uid, capabilities cleared
-        for cap in range(config["last_cap"] + 1):  # the bounding set first: it needs CAP_SETPCAP
-            _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
-        header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
-        data = (ctypes.c_uint32 * 6)()
-        check(_libc.syscall(SYS_CAPSET, header, data), "capset")
-    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after setuid, which clears it
-    _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # its own /proc/self is its own again (the zygote's stays shut)
-
-
-def apply_limits(message, config) -> None:
-    address_space = (message["memory_mb"] + config["address_headroom_mb"]) * 1024 * 1024
-    cpu = int(message["time_limit"]) + 2
-    for limit, value in (
-        (resource.RLIMIT_AS, address_space),
-        (resource.RLIMIT_CPU, cpu),
-        (resource.RLIMIT_FSIZE, FILE_LIMIT),
-        (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_NOFILE, MAX_FILES),
-        (resource.RLIMIT_STACK, STACK_LIMIT),
-        (resource.RLIMIT_NPROC, config["max_tasks"]),
-    ):
-        resource.setrlimit(limit, (value, value + 1 if limit == resource.RLIMIT_CPU else value))
-
-
-def run_main(code, message) -> int:
-    """Run the program as ``python main.py`` would, and return its exit status."""
-    sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__ = PROGRAM_STDIO
-    main_path = sys.argv[0]
-    module = types.ModuleType("__main__")
-    module.__file__ = main_path
-    module.__builtins__ = __builtins__
-    sys.modules["__main__"] = module
-    if message["semantics"] == "lcb":
-        LCB_BUILTINS.update({name: getattr(sys, name) for name in ("stdin", "stdout", "stderr", "argv")})
-        module.__builtins__ = LCB_BUILTINS  # `from sys import *` means this process's streams
-        sys.setrecursionlimit(LCB_RECURSION_LIMIT)
-    status = 0
-    try:
-        exec(compile(code, main_path, "exec"), module.__dict__)
-        if message["func_name"] is not None:
-            arguments = [json.loads(line) for line in sys.stdin.read().split("\n")]
-            result = getattr(module.Solution(), message["func_name"])(*arguments)
-            os.write(3, json.dumps(plain_lists(result)).encode())
-    except SystemExit as stop:
-        status = exit_status(stop.code)
-    except BaseException as error:  # the program's own exception: report it like `python main.py`
-        status = 1
-        try:
-            traceback.print_exc()
-        except BaseException:
-            os.write(2, f"\n{type(error).__name__}\n".encode())
-    threading._shutdown()  # like interpreter exit: wait for non-daemon threads
-    import atexit
-
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:
-            status = status or 120
-    return status
-
-
-def plain_lists(value):
-    """A functional result as JSON sees it: tuples become lists (LCB does not penalise tuples)."""
-    if isinstance(value, (tuple, list)):
-        return [plain_lists(item) for item in value]
-    if isinstance(value, dict):
-        return {key: plain_lists(item) for key, item in value.items()}
-    return value
-
-
-def exit_status(code):
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code & 0xFF
-    print(code, file=sys.stderr)
-    return 1
-
-
 def main():
     high = os.dup2(int(sys.argv[1]), 1000)  # out of the way: fds that arrive start at 3
     os.close(int(sys.argv[1]))
@@ -373,12 +218,6 @@ def main():
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
         os.dup2(null, fd)
-    global PROGRAM_STDIO
-    PROGRAM_STDIO = (
-        open(0, encoding="utf-8", closefd=False),  # noqa: SIM115
-        open(1, "w", encoding="utf-8", closefd=False),  # noqa: SIM115
-        open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False),  # noqa: SIM115
-    )
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no same-uid process may read our memory or fds
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -392,7 +231,7 @@ def main():
         init = start_init()
     for name in PRELOADED.split():
         importlib.import_module(name)
-    LCB_BUILTINS.update(lcb_builtins())
+    sandbox_program.prepare()
     gc.collect()
     gc.freeze()  # children share the pre-imported heap instead of copying it on first GC
     send(sock, {"ready": True})

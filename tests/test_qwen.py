@@ -34,7 +34,9 @@ def test_a_demo_adapter_answers_a_benchmark_problem_beside_the_base(engine):
     messages = engine.build_messages([], statement, SYSTEM_PROMPT)
     settings = GenerationSettings(max_new_tokens=4, temperature=0.0, system_prompt=SYSTEM_PROMPT)
     *_, final = engine.stream([(DEEP, messages), (BASE_ADAPTER, messages)], settings)
-    assert all(final.done) and all(1 <= n <= 4 for n in final.n_tokens) and all(t.strip() for t in final.texts)
+    assert (
+        all(final.done) and all(1 <= n <= 4 for n in final.n_tokens) and all(t.strip() for t in final.texts)
+    )
 
     # the adapter is really applied in the mixed batch: its next-token distribution is not the base's
     prompt = engine.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)

@@ -114,7 +114,9 @@ def test_results_files_are_judged_again_in_place(tmp_path):
     copy.parent.mkdir()
     data = json.loads(shipped.read_text())
     data["config"]["judge_version"] = "an-older-judge"
-    data["problems"][0]["samples"][0]["passed"] = not data["problems"][0]["samples"][0]["passed"]  # a stale verdict
+    data["problems"][0]["samples"][0]["passed"] = not data["problems"][0]["samples"][0][
+        "passed"
+    ]  # a stale verdict
     copy.write_text(json.dumps(data))
     done = subprocess.run(
         [sys.executable, "-m", "evaluation", "rejudge", "--results", str(tmp_path / "course")],
@@ -123,11 +125,17 @@ def test_results_files_are_judged_again_in_place(tmp_path):
     assert done.returncode == 0, done.stderr
     fresh, original = json.loads(copy.read_text()), json.loads(shipped.read_text())
     assert fresh["config"]["judge_version"] == original["config"]["judge_version"] != "an-older-judge"
-    assert [p["samples"][0]["passed"] for p in fresh["problems"]] == [p["samples"][0]["passed"] for p in original["problems"]]
-    assert [p["samples"][0]["output"] for p in fresh["problems"]] == [p["samples"][0]["output"] for p in original["problems"]]
+    assert [p["samples"][0]["passed"] for p in fresh["problems"]] == [
+        p["samples"][0]["passed"] for p in original["problems"]
+    ]
+    assert [p["samples"][0]["output"] for p in fresh["problems"]] == [
+        p["samples"][0]["output"] for p in original["problems"]
+    ]
     assert fresh["metrics"] == original["metrics"] and fresh["benchmark"]["test_scope"] == "public-only"
     missing = subprocess.run(
         [sys.executable, "-m", "evaluation", "rejudge", "--results", str(tmp_path / "nowhere")],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+    assert (
+        missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+    )

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from evaluation.isolation import SandboxUnavailable, bwrap_usable
 from evaluation.judge import POOL, JudgeJob, TestCase, judge, sandbox_record
-from evaluation.sandbox import MAX_TASKS, SandboxUnavailable, Worker, bwrap_usable
+from evaluation.sandbox import MAX_TASKS, Worker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROOT = os.geteuid() == 0

@@ -78,12 +78,17 @@ def results_block(folder: Path) -> str:
     """One row per results file: model, prompt, decoding, judged scope, solved, Pass@1 with its interval."""
     from evaluation.results import list_results, read_results
 
-    lines = ["| model | prompt | decoding | tests | solved | Pass@1 (95 % CI) | file |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | prompt | decoding | tests | solved | Pass@1 (95 % CI) | file |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for path in list_results(folder):
         data = read_results(path)
         m, config = data["metrics"], data["config"]
         sampling = config["sampling"]
-        decoding = "greedy" if sampling["temperature"] == 0 else f"T={sampling['temperature']}, n={sampling['n']}"
+        decoding = (
+            "greedy" if sampling["temperature"] == 0 else f"T={sampling['temperature']}, n={sampling['n']}"
+        )
         low, high = m["pass@1_ci95"]
         lines.append(
             f"| {data['model']['name']} | {config['prompt_style']} | {decoding}, {config['max_new_tokens']} tokens "
@@ -105,7 +110,9 @@ def render_block(name: str) -> str:
         return study_block(report)
     if kind == "harness":
         return harness_block(report)
-    raise ValueError(f"Unknown generated block {name!r}: use study:DIR, harness:DIR, results:DIR or file:PATH.")
+    raise ValueError(
+        f"Unknown generated block {name!r}: use study:DIR, harness:DIR, results:DIR or file:PATH."
+    )
 
 
 def refreshed(text: str) -> str:

@@ -116,38 +116,53 @@ def load_benchmark(
         raise BenchmarkError(f"Unknown test scope {test_scope!r}; use one of {', '.join(TEST_SCOPES)}.")
     if preset is not None and preset not in PRESETS:
         raise BenchmarkError(f"Unknown benchmark preset {preset!r}; known presets: {', '.join(PRESETS)}.")
-    filters = dict(PRESETS[preset]["filters"]) if preset else {}
-    explicit = {
-        "release": release,
-        "platform": platform,
-        "difficulty": difficulty,
-        "start_date": start_date,
-        "end_date": end_date,
+    explicit = {"release": release, "platform": platform, "difficulty": difficulty}
+    explicit |= {"start_date": start_date, "end_date": end_date}
+    filters = (dict(PRESETS[preset]["filters"]) if preset else {}) | {
+        k: v for k, v in explicit.items() if v is not None
     }
-    filters.update({key: value for key, value in explicit.items() if value is not None})
-    start, end = (
-        _parse_date(filters.get("start_date"), "start date"),
-        _parse_date(filters.get("end_date"), "end date"),
-    )
-    source = source or default_benchmark_source()
-    notes = []
+    source, rows, revision, notes = read_source(source or default_benchmark_source(), filters)
+    problems = select(rows, source, filters)
+    if limit is not None:
+        problems = problems[:limit]
+        filters["limit"] = limit
+    expected = PRESETS[preset]["expected_problems"] if preset else None
+    if expected is not None and limit is None and len(problems) != expected:
+        notes.append(f"preset {preset!r} should give {expected} problems; this source gives {len(problems)}")
+    if test_scope == "full" and problems and not any(p.private_tests for p in problems):
+        notes.append("full scope asked, but the source has no private tests: judged on the public tests only")
+        test_scope = "public-only"  # the label says what was judged, whatever was asked
+    for note in notes:
+        logger.warning("Benchmark: %s.", note)
+    provenance = {"source": source, "revision": revision, "preset": preset, "filters": filters}
+    provenance |= {"test_scope": test_scope, "n_problems": len(problems)} | count_tests(problems, test_scope)
+    if notes:
+        provenance["warning"] = "; ".join(notes)
+    return Benchmark(problems, provenance)
 
+
+def read_source(source: str, filters: dict) -> tuple[str, list[dict], str, list[str]]:
+    """(how the source is recorded, its rows, its revision, notes) of a local file or a Hub dataset."""
     local = Path(source).expanduser()
     if local.is_file():
-        rows, revision = _read_local(local), _file_digest(local)
-        where, source = str(local), portable_name(local)
+        notes = []
         if filters.get("release"):
             notes.append(
                 f"release filter {filters['release']!r} not applied: a local file carries no release tag"
             )
-    elif local.suffix in (".jsonl", ".json", ".parquet") or local.is_dir():
+        return portable_name(local), _read_local(local), _file_digest(local), notes
+    if local.suffix in (".jsonl", ".json", ".parquet") or local.is_dir():
         raise BenchmarkError(
             f"Benchmark file {source} does not exist (or is a folder, not a JSONL/parquet file)."
         )
-    else:
-        rows, revision = _read_hub(source, filters.get("release") or "release_latest")
-        where = source
+    rows, revision = _read_hub(source, filters.get("release") or "release_latest")
+    return source, rows, revision, []
 
+
+def select(rows: list[dict], where: str, filters: dict) -> list[Problem]:
+    """The rows that pass the platform, difficulty and date filters, as problems by contest date."""
+    start = _parse_date(filters.get("start_date"), "start date")
+    end = _parse_date(filters.get("end_date"), "end date")
     problems = []
     for number, row in enumerate(rows, 1):
         problem = parse_row(row, where=f"{where} row {number}")
@@ -159,34 +174,16 @@ def load_benchmark(
         if (start and contest_day < start) or (end and contest_day >= end):
             continue
         problems.append(problem)
-    problems.sort(key=lambda p: (p.contest_date, p.question_id))
-    if limit is not None:
-        problems = problems[:limit]
-        filters["limit"] = limit
+    return sorted(problems, key=lambda p: (p.contest_date, p.question_id))
 
-    expected = PRESETS[preset]["expected_problems"] if preset else None
-    if expected is not None and limit is None and len(problems) != expected:
-        notes.append(f"preset {preset!r} should give {expected} problems; this source gives {len(problems)}")
-    n_private = sum(len(p.private_tests) for p in problems)
-    if test_scope == "full" and problems and n_private == 0:
-        notes.append("full scope asked, but the source has no private tests: judged on the public tests only")
-        test_scope = "public-only"  # the label says what was judged, whatever was asked
-    for note in notes:
-        logger.warning("Benchmark: %s.", note)
-    provenance = {
-        "source": source,
-        "revision": revision,
-        "preset": preset,
-        "filters": filters,
-        "test_scope": test_scope,
-        "n_problems": len(problems),
-        "n_tests": sum(len(p.tests(test_scope)) for p in problems),
+
+def count_tests(problems: list[Problem], scope: str) -> dict:
+    """The test counts a provenance records."""
+    return {
+        "n_tests": sum(len(p.tests(scope)) for p in problems),
         "n_public_tests": sum(len(p.public_tests) for p in problems),
-        "n_private_tests": n_private,
+        "n_private_tests": sum(len(p.private_tests) for p in problems),
     }
-    if notes:
-        provenance["warning"] = "; ".join(notes)
-    return Benchmark(problems, provenance)
 
 
 def parse_row(row: dict, where: str = "row") -> Problem:

@@ -149,52 +149,64 @@ def generate(
     replaces ``model.generate`` (e.g. a wrapper that holds a lock).
     """
     import torch
-    from peft import PeftModel
 
-    texts = render_prompts(tokenizer, requests)
-    encoded = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
-    per_batch = max(1, batch_size // sampling.n)
+    encoded = [
+        tokenizer(text, add_special_tokens=False)["input_ids"] for text in render_prompts(tokenizer, requests)
+    ]
     stop_ids = end_of_turn_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
-    # Explicit values for everything that shapes decoding, so a model's generation_config.json
-    # (Qwen's: repetition_penalty 1.05, top_k 20, T 0.7) cannot change what the results file records.
-    decoding = {"do_sample": sampling.temperature > 0, "repetition_penalty": 1.0}
-    if sampling.temperature > 0:
-        decoding.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
-    is_peft = isinstance(model, PeftModel)
     results: list[list[str] | None] = [None] * len(requests)
-
-    batches = length_sorted_batches([len(ids) for ids in encoded], per_batch)
+    batches = length_sorted_batches([len(ids) for ids in encoded], max(1, batch_size // sampling.n))
     streamer = _ProgressStreamer(on_progress, len(batches), max_new_tokens, stop_ids)
     for number, indices in enumerate(batches, 1):
         if should_stop is not None and should_stop():
             break
         rows = [encoded[i] for i in indices for _ in range(sampling.n)]
-        width = max(len(row) for row in rows)
-        input_ids = torch.tensor([[pad_id] * (width - len(row)) + row for row in rows], device=model.device)
-        attention = torch.tensor(
-            [[0] * (width - len(row)) + [1] * len(row) for row in rows], device=model.device
-        )
-        extra = {}
-        if is_peft:
-            extra["adapter_names"] = [requests[i].adapter for i in indices for _ in range(sampling.n)]
-        elif any(requests[i].adapter != BASE_ADAPTER for i in indices):
-            raise ValueError("A request names an adapter but the model has none attached.")
+        adapters = [requests[i].adapter for i in indices for _ in range(sampling.n)]
         with torch.inference_mode():
             output = (generate_fn or model.generate)(
-                input_ids=input_ids,
-                attention_mask=attention,
+                **left_padded(rows, pad_id, model.device),
+                **adapter_kwargs(model, adapters),
+                **decoding_kwargs(sampling),
                 max_new_tokens=max_new_tokens,
                 eos_token_id=stop_ids,
                 pad_token_id=pad_id,
                 streamer=streamer.start_batch(number),
-                **decoding,
-                **extra,
             )
-        completions = tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
+        completions = tokenizer.batch_decode(output[:, max(map(len, rows)) :], skip_special_tokens=True)
         batch_outputs = [completions[k * sampling.n : (k + 1) * sampling.n] for k in range(len(indices))]
         for i, outs in zip(indices, batch_outputs, strict=True):
             results[i] = outs
         if on_batch is not None:
             on_batch(indices, batch_outputs)
     return results
+
+
+def left_padded(rows: list[list[int]], pad_id: int, device) -> dict:
+    """input_ids and attention_mask of rows padded on the left to the longest."""
+    import torch
+
+    width = max(len(row) for row in rows)
+    input_ids = torch.tensor([[pad_id] * (width - len(row)) + row for row in rows], device=device)
+    attention = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows], device=device)
+    return {"input_ids": input_ids, "attention_mask": attention}
+
+
+def adapter_kwargs(model, adapters: list[str]) -> dict:
+    """PEFT's per-row ``adapter_names`` (mixed batches); a model without adapters takes only the base."""
+    from peft import PeftModel
+
+    if isinstance(model, PeftModel):
+        return {"adapter_names": adapters}
+    if any(adapter != BASE_ADAPTER for adapter in adapters):
+        raise ValueError("A request names an adapter but the model has none attached.")
+    return {}
+
+
+def decoding_kwargs(sampling: Sampling) -> dict:
+    """Explicit values for everything that shapes decoding, so a model's generation_config.json
+    (Qwen's: repetition_penalty 1.05, top_k 20, T 0.7) cannot change what the results file records."""
+    decoding = {"do_sample": sampling.temperature > 0, "repetition_penalty": 1.0}
+    if sampling.temperature > 0:
+        decoding.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
+    return decoding

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codegen_lab.files import write_text_atomic
-from evaluation.benchmark import STUDY_BENCHMARK
+from evaluation.benchmark import STUDY_BENCHMARK, count_tests
 
 ADDED = ("passed", "extraction", "tests")
 
@@ -234,12 +234,7 @@ def subset_provenance(data: dict, benchmark, problems: dict) -> dict:
     qids = [p["question_id"] for p in data["problems"]]
     scope = benchmark.provenance["test_scope"]
     fresh = {key: benchmark.provenance[key] for key in ("source", "revision", "test_scope")}
-    fresh |= {
-        "n_problems": len(qids),
-        "n_tests": sum(len(problems[q].tests(scope)) for q in qids),
-        "n_public_tests": sum(len(problems[q].public_tests) for q in qids),
-        "n_private_tests": sum(len(problems[q].private_tests) for q in qids),
-    }
+    fresh |= {"n_problems": len(qids)} | count_tests([problems[q] for q in qids], scope)
     old = {k: v for k, v in data["benchmark"].items() if k not in ("errata", "warning")}
     warning = benchmark.provenance.get("warning", "")
     if "private tests" in warning:

@@ -119,6 +119,9 @@ def test_the_multi_gpu_rule_keeps_the_effective_batch():
     single = training_command("training/recipes/deep.yaml", ["--lora_r", "8"], "me/deep", 1, None)
     assert single[:5] == ["python", "-m", "training.sft", "--config", "training/recipes/deep.yaml"]
     assert "--gradient_accumulation_steps" not in single and single[-2:] == ["--local_hub", ""]
+    cpu = jobs.bootstrap_script(jobs.JobSpec(single, "me/code", "code-1"), gpus=0)
+    assert f"export PIP_EXTRA_INDEX_URL={jobs.CPU_TORCH_INDEX}" in cpu  # no CUDA wheel on a CPU flavor
+    assert cpu.index("hf download") < cpu.index("make install") < cpu.index("exec python -m training.sft")
 
 
 def test_evaluation_on_a_job_refuses_local_adapters(tmp_path, capsys, tiny_adapters):

@@ -5,6 +5,7 @@
         --adapter deep=user/deep-run@step-000846 diverse=user/diverse-run@step-000852 \\
         --benchmark livecodebench/code_generation_lite --preset study --output_dir results/qwen
     python -m evaluation rejudge --benchmark BENCH.jsonl --generations GENS.jsonl --output_file VERDICTS.jsonl
+    python -m evaluation run ... --adapter you/deep-lora@step-000800 --on_job a10g-small   # on a Job
     python -m evaluation compare --results results/qwen/deep-run_step-000846.json results/qwen/diverse-run_step-000852.json
 """
 
@@ -35,6 +36,13 @@ class RunArguments:
     end_date: str | None = field(default=None, metadata={"help": "last contest date (exclusive), ISO"})
     limit: int | None = field(default=None, metadata={"help": "only the first N problems (by contest date)"})
     test_scope: str = field(default="full", metadata={"choices": ["full", "public-only"]})
+    on_job: str | None = field(
+        default=None, metadata={"help": "run on a Hugging Face Job of this flavor (evaluation/jobs.py)"}
+    )
+    detach: bool = field(default=False, metadata={"help": "with --on_job: print the job id, do not follow"})
+    push_results: bool = field(
+        default=False, metadata={"help": "push each adapter's results file to results/ on its repo@revision"}
+    )
 
 
 @dataclass
@@ -60,11 +68,16 @@ def parse_adapters(values: list[str]) -> dict[str, str]:
 
 
 def run_command(args: RunArguments, config) -> int:
+    from evaluation import jobs
     from evaluation.api import evaluate_models
     from evaluation.benchmark import load_benchmark
     from evaluation.results import read_results
 
     adapters = parse_adapters(args.adapter)
+    if args.on_job:
+        return jobs.launch_eval_job(args, config, adapters)
+    if args.push_results:
+        jobs.hub_adapters(adapters)  # refused now, not after the whole evaluation
     filters = {
         k: getattr(args, k) for k in ("release", "platform", "difficulty", "start_date", "end_date", "limit")
     }
@@ -80,6 +93,8 @@ def run_command(args: RunArguments, config) -> int:
         metrics = read_results(path)["metrics"]
         low, high = metrics["pass@1_ci95"]
         print(f"{name}: pass@1 {metrics['pass@1']:.3f} [{low:.3f}, {high:.3f}]  -> {path}")
+    if args.push_results:
+        jobs.push_results(paths, adapters)
     return 0
 
 

@@ -128,6 +128,11 @@ class Arena:
             return f"**Error:** {err}"
         return ""
 
+    def refresh_models(self, left_spec: str, right_spec: str):
+        """The model lists read again (a run's new ``step-*`` branches appear); both picks stay."""
+        choices = [(c.label, c.spec) for c in model_choices(self.engine.base)]
+        return gr.Dropdown(choices=choices, value=left_spec), gr.Dropdown(choices=choices, value=right_spec)
+
     @staticmethod
     def fill_problem(question_id: str | None, system_choice: str) -> str:
         if not question_id:
@@ -174,8 +179,8 @@ def _pane(label: str, choices: list[tuple[str, str]], value: str, elem: str):
     return model, chat
 
 
-def build_arena_tab(engine: Engine) -> None:
-    """The Arena's components and events, inside the caller's ``gr.Tab``."""
+def build_arena_tab(engine: Engine, timer: gr.Timer | None = None) -> None:
+    """The Arena's components and events, inside the caller's ``gr.Tab``; ``timer`` also refreshes the model lists."""
     arena = Arena(engine)
     catalog = model_choices(engine.base)
     choices = [(c.label, c.spec) for c in catalog]
@@ -196,6 +201,7 @@ def build_arena_tab(engine: Engine) -> None:
         send = gr.Button("Send to both", variant="primary", elem_id="arena-send")
         stop = gr.Button("Stop", variant="stop", elem_id="arena-stop")
         clear = gr.Button("Clear", elem_id="arena-clear")
+        refresh_models = gr.Button("⟳ models", scale=0, elem_id="arena-refresh-models")
     with gr.Accordion("Generation settings", open=False):
         with gr.Row():
             max_new_tokens = gr.Slider(
@@ -238,6 +244,16 @@ def build_arena_tab(engine: Engine) -> None:
     )
     for model in (left_model, right_model):
         model.input(arena.preload, model, notice, concurrency_id="model", api_name=False)
+    models = [left_model, right_model]
+    for trigger in [refresh_models.click] + ([timer.tick] if timer is not None else []):
+        trigger(
+            arena.refresh_models,
+            models,
+            models,
+            concurrency_limit=None,
+            api_name=False,
+            show_progress="hidden",
+        )
     problem.input(
         arena.fill_problem, [problem, system_choice], prompt, concurrency_limit=None, api_name=False
     )

@@ -1,5 +1,6 @@
 """Which models the arena and the downloads tab offer: the base, the demo adapters, every checkpoint of
-the local runs, and the Hub repos/branches listed in ``space/models.yaml``.
+the local runs, the Hub models listed in ``space/models.yaml`` and one choice per ``step-*`` branch of its
+``repos`` (read again on every call, so a run's checkpoints appear as they are pushed).
 
 A choice's ``spec`` is what the engine loads: ``__base__``, a local folder, or ``repo_id@revision``.
 """
@@ -7,13 +8,17 @@ A choice's ``spec`` is what the engine loads: ``__base__``, a local folder, or `
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from codegen_lab import BASE_ADAPTER
-from codegen_lab.naming import arm_of, parse_checkpoint_dirname
+from codegen_lab.hub import Hub, HubError
+from codegen_lab.naming import arm_of, parse_branch_name, parse_checkpoint_dirname
 from codegen_lab.paths import REPO_ROOT, outputs_dir
+
+logger = logging.getLogger(__name__)
 
 DEMO_ADAPTERS_DIR = REPO_ROOT / "demo" / "adapters"
 MODELS_YAML = Path(__file__).resolve().parent / "models.yaml"
@@ -99,6 +104,36 @@ def hub_choices(path: Path | None = None) -> list[ModelChoice]:
     return choices
 
 
+def branch_choices(path: Path | None = None, hub: Hub | None = None) -> list[ModelChoice]:
+    """One choice per ``step-*`` branch of each ``repos:`` entry (``repo@revision``: that revision only).
+
+    A repo that cannot be read is left out with a warning; the leaderboard names the reason.
+    """
+    from space.hub_results import configured_repos
+    from space.rows import ResultsStoreError
+
+    try:
+        repos = configured_repos(path or models_config())
+    except (OSError, ResultsStoreError) as err:
+        logger.warning("Model lists: %s", err)
+        return []
+    hub = hub or (Hub.from_env() if repos else None)
+    choices = []
+    for repo, revision in repos:
+        try:
+            branches = [revision] if revision else hub.list_branches(repo)
+        except HubError as err:
+            logger.warning("Model lists: %s: %s", repo, err)
+            continue
+        for branch in branches:
+            if revision or parse_branch_name(branch) is not None:
+                spec = f"{repo}@{branch}"
+                choices.append(
+                    ModelChoice(f"hub: {spec}", spec, "hub", arm_of(repo), repo=repo, revision=branch)
+                )
+    return choices
+
+
 def same_base(a: str, b: str) -> bool:
     """Whether two base-model names are the same model (an embedded alias is its upstream Hub id)."""
     from codegen_lab.embedded import EMBEDDED_MODELS
@@ -110,7 +145,8 @@ def same_base(a: str, b: str) -> bool:
 
 
 def model_choices(base_model: str) -> list[ModelChoice]:
-    """Base first, then the demo adapters and local checkpoints that fit it, then configured Hub models.
+    """Base first, then the demo adapters and local checkpoints that fit it, then configured Hub models,
+    then the ``step-*`` branches of the configured repos.
 
     A local adapter trained on another base is left out (it could not be attached); a Hub entry is the
     user's own configuration and is always listed.
@@ -118,7 +154,9 @@ def model_choices(base_model: str) -> list[ModelChoice]:
     base = ModelChoice(label=f"base: {base_model}", spec=BASE_ADAPTER, source="base", arm="base")
     local = [*_scan(DEMO_ADAPTERS_DIR, "demo"), *_scan(outputs_dir(), "local")]
     fitting = [c for c in local if c.base_model is None or same_base(c.base_model, base_model)]
-    return [base, *fitting, *hub_choices()]
+    listed = hub_choices()
+    specs = {c.spec for c in listed}
+    return [base, *fitting, *listed, *(c for c in branch_choices() if c.spec not in specs)]
 
 
 def opening_pair(choices: list[ModelChoice]) -> tuple[str, str]:

@@ -181,14 +181,15 @@ class LeaderboardHandlers:
         rows = filter_rows(self.store.rows(), arms, scope, search or "")
         return table(rows), plot_step_series(rows), plot_heatmap(rows), status_markdown(self.store, len(rows))
 
-    def choices(self):
+    def choices(self, key_a: str | None = None, key_b: str | None = None, run: str | None = None):
+        """The comparison and run pickers: a pick that still exists stays, else the default."""
         keys = [row.key for row in self.store.rows() if row.problems]
         deep, diverse = default_pair(self.store.rows())
         runs = self.store.runs()
         return (
-            gr.Dropdown(choices=keys, value=deep),
-            gr.Dropdown(choices=keys, value=diverse),
-            gr.Dropdown(choices=runs, value=runs[0] if runs else None),
+            gr.Dropdown(choices=keys, value=key_a if key_a in keys else deep),
+            gr.Dropdown(choices=keys, value=key_b if key_b in keys else diverse),
+            gr.Dropdown(choices=runs, value=run if run in runs else runs[0] if runs else None),
         )
 
     def compare(self, key_a, key_b):
@@ -207,9 +208,10 @@ class LeaderboardHandlers:
         except (ResultsStoreError, ValueError, OSError) as err:
             return _empty(_figure(8, 4), str(err))
 
-    def refresh(self, arms, scope, search):
+    def refresh(self, arms, scope, search, key_a=None, key_b=None, run=None):
+        """Read every source again (the Refresh button and the periodic timer): new runs and branches show."""
         self.store.refresh()
-        return (*self.view(arms, scope, search), *self.choices())
+        return (*self.view(arms, scope, search), *self.choices(key_a, key_b, run))
 
 
 def _filters():
@@ -265,8 +267,8 @@ def _comparison(store: ResultsStore):
     return row_a, row_b, button, gr.Markdown(elem_id="leaderboard-comparison")
 
 
-def build_leaderboard_tab(store: ResultsStore | None = None) -> LeaderboardTab:
-    """Lay the leaderboard out in the current Blocks context and wire its events."""
+def build_leaderboard_tab(store: ResultsStore | None = None, timer: gr.Timer | None = None) -> LeaderboardTab:
+    """Lay the leaderboard out in the current Blocks context and wire its events; ``timer`` refreshes it too."""
     handlers = LeaderboardHandlers(store or ResultsStore.from_env())
     store = handlers.store
     arms, scope, search, refresh = _filters()
@@ -286,7 +288,9 @@ def build_leaderboard_tab(store: ResultsStore | None = None) -> LeaderboardTab:
     for control in (arms, scope):
         control.change(handlers.view, filters, outputs)
     search.submit(handlers.view, filters, outputs)
-    refresh.click(handlers.refresh, filters, [*outputs, row_a, row_b, run])
+    pickers = [row_a, row_b, run]
+    for trigger in [refresh.click] + ([timer.tick] if timer is not None else []):
+        trigger(handlers.refresh, [*filters, *pickers], [*outputs, *pickers], show_progress="hidden")
     run.change(handlers.loss, run, loss)
     compare.click(handlers.compare, [row_a, row_b], comparison)
     return LeaderboardTab(table=frame, refresh=refresh, status=status)

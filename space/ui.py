@@ -28,6 +28,21 @@ CSS = """
 
 
 APP_BASE_MODEL = EMBEDDED_MODEL  # what `make app` serves when BASE_MODEL is not set
+REFRESH_ENV = "CODEGEN_LAB_REFRESH_S"  # seconds between refreshes of the leaderboard and the model lists
+
+
+def refresh_seconds() -> float | None:
+    """``CODEGEN_LAB_REFRESH_S``: watch runs land (new ``step-*`` branches, results) without a restart; unset: off."""
+    value = os.environ.get(REFRESH_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ValueError(f"{REFRESH_ENV} should be a number of seconds above 0; got {value!r}.")
+    return seconds
 
 
 def base_model_from_env() -> str:
@@ -43,20 +58,22 @@ def base_model_from_env() -> str:
 def build_demo(engine: Engine | None = None) -> gr.Blocks:
     """The whole Space; loads ``BASE_MODEL`` (default: the embedded SmolLM2) unless an engine is given."""
     engine = engine or Engine(base_model_from_env())
+    seconds = refresh_seconds()
     with gr.Blocks(title="codegen-lora-lab") as demo:
+        timer = gr.Timer(seconds) if seconds else None
         gr.Markdown(
             f"# codegen-lora-lab\nLoRA code models side by side, judged on LiveCodeBench. Base model: "
             f"`{engine.base}` on `{engine.model.device}`."
         )
         with gr.Tabs():
             with gr.Tab("Arena", id="arena"):
-                build_arena_tab(engine)
+                build_arena_tab(engine, timer)
             with gr.Tab("Benchmark", id="benchmark"):
                 build_benchmark_tab(
                     engine, list_models=lambda: {c.label: c.spec for c in model_choices(engine.base)}
                 )
             with gr.Tab("Leaderboard", id="leaderboard"):
-                build_leaderboard_tab()
+                build_leaderboard_tab(timer=timer)
             with gr.Tab("Study", id="study"):
                 build_study_tab()
             with gr.Tab("Downloads", id="downloads"):

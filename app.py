@@ -11,18 +11,23 @@ try:  # ZeroGPU wants `spaces` imported before torch
 except ImportError:
     spaces = None
 
+from codegen_lab.hub import HubError
 from space.engine import Engine
 from space.ui import CSS, base_model_from_env, build_demo
 
-if __name__ == "__main__":
-    engine = Engine(base_model_from_env())
-    if spaces is not None:
-        engine.stream = spaces.GPU(duration=120)(engine.stream)
-        engine.locked_generate = spaces.GPU(duration=120)(engine.locked_generate)  # Benchmark tab batches
-    demo = build_demo(engine)
+
+def main() -> None:
+    try:  # a bad BASE_MODEL or setting is one sentence, not a traceback
+        engine = Engine(base_model_from_env())
+        if spaces is not None:
+            engine.stream = spaces.GPU(duration=120)(engine.stream)
+            engine.locked_generate = spaces.GPU(duration=120)(engine.locked_generate)  # Benchmark tab batches
+        demo = build_demo(engine)
+    except (ValueError, HubError) as err:  # ModelLoadError, a bad CODEGEN_LAB_REFRESH_S, an unreachable Hub
+        raise SystemExit(f"error: {err}") from None
     # Host and port are Gradio's to decide (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT; a Space sets them).
-    demo.queue(default_concurrency_limit=2, max_size=64).launch(
-        ssr_mode=False,
-        show_error=True,
-        css=CSS,
-    )
+    demo.queue(default_concurrency_limit=2, max_size=64).launch(ssr_mode=False, show_error=True, css=CSS)
+
+
+if __name__ == "__main__":
+    main()

@@ -213,3 +213,19 @@ def test_eight_sessions_at_once_through_the_real_queue(app_server, tiny_model_di
             users = [message_text(m["content"]) for m in chat if m["role"] == "user"]
             assert len(chat) == 4 and all(f"session {i} turn" in u for u in users), chat
             assert users[0].endswith("turn 0") and users[1].endswith("turn 1")
+
+
+def test_a_bad_base_model_stops_the_app_with_one_sentence(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    env = {**os.environ, "BASE_MODEL": "nobody/no-such-model", "CODEGEN_LAB_HUB": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert (
+        done.stderr.strip().splitlines()[-1].startswith("error: ") and "nobody/no-such-model" in done.stderr
+    )

@@ -40,9 +40,10 @@ app: $(VENV)/.installed
 app-qwen: $(VENV)/.installed-qwen
 	BASE_MODEL=embedded:qwen2.5-coder-1.5b $(PY) app.py
 
+# Two workers (the machines have two cores); a file's tests stay on one worker so it loads its model once.
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 qwen-study: $(VENV)/.installed-qwen
 	bash scripts/qwen-study.sh

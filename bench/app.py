@@ -1,6 +1,6 @@
 """Arena speed: both panes in ONE mixed-adapter batch vs two sequential generations, on the embedded model.
 
-    python bench/app.py [--max-new-tokens 64] [--repeats 3]
+    python bench/app.py [--max_new_tokens 64] [--repeats 3]
 
 Prints time to first token and tokens/s per pane, side by side, with ratios. Target: first tokens of both
 panes within 1 s on CPU. The two adapters are random LoRAs made here (the demo adapters when present).
@@ -62,7 +62,7 @@ def measure(engine, panes, settings) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--max_new_tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()

@@ -1,7 +1,7 @@
 """CPU generation paths for the study's base model in the Arena, side by side in one run.
 
     make qwen && python bench/generation.py                  # the embedded Qwen2.5-Coder-1.5B, the real demo adapters
-    python bench/generation.py --paths fp32 bf16 --problems 2 --new-tokens 32
+    python bench/generation.py --paths fp32 bf16 --problems 2 --new_tokens 32
 
 Each path serves the Arena's real workload through ``space.engine.Engine``: two panes (the deep and the
 diverse LoRA adapter) answer one benchmark problem with the study's prompt in ONE mixed-adapter batch,
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--diverse", default=str(DEMO / "diverse-qwen-demo"))
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
     parser.add_argument("--problems", type=int, default=3)
-    parser.add_argument("--new-tokens", type=int, default=48)
+    parser.add_argument("--new_tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
     import torch

@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N programs")
     parser.add_argument("--quick", action="store_true", help="same as --limit 120")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--time-limit", type=float, default=6.0)
+    parser.add_argument("--time_limit", type=float, default=6.0)
     args = parser.parse_args()
     limit = 120 if args.quick and args.limit is None else args.limit
     jobs = load_jobs(limit)

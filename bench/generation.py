@@ -11,7 +11,8 @@ float32, and in bf16 for the bf16 paths). Paths: ``fp32`` (the reference; what A
 (native on AVX-512-BF16/AMX CPUs; PEFT's mixed batches), ``bf16-stacked`` (the adapters of a batch in two
 batched matmuls per layer: bench/cpu_paths.py), ``int8-decode`` (that, plus int8 weights while
 decoding: bench/cpu_paths.py) and ``dyn-int8`` (torch's dynamic int8 quantization of every base
-layer, activations quantized too).
+layer, activations quantized too), and ``llama.cpp`` (llama-cpp-python on the Q4_K_M GGUF with the adapters
+converted to GGUF, after ``make llama-cpp``: bench/llama_cpp_path.py).
 Goal on 2 cores: both first tokens within 10 s, >= 5 tokens/s per pane, with the adapters applied.
 Keeps the table in reports/bench/generation.txt (the README quotes it from there).
 """
@@ -28,9 +29,11 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+import llama_cpp_path  # noqa: E402
+
 from codegen_lab import EMBEDDED_QWEN, SYSTEM_PROMPT  # noqa: E402
 
-PATHS = ("fp32", "bf16", "bf16-stacked", "int8-decode", "dyn-int8")
+PATHS = ("fp32", "bf16", "bf16-stacked", "int8-decode", "dyn-int8", "llama.cpp")
 DEMO = REPO_ROOT / "demo" / "adapters"
 
 
@@ -123,11 +126,19 @@ def main() -> None:
     adapters = {"deep": args.deep, "diverse": args.diverse}
     statements = prompts(args.problems)
     order = ["fp32", *[p for p in PATHS if p in args.paths and p != "fp32"]]  # the reference first
+    if "llama.cpp" in order and not llama_cpp_path.is_available():
+        print("llama.cpp: skipped, llama-cpp-python is not installed (make llama-cpp)", file=sys.stderr)
+        order.remove("llama.cpp")
     results = {}
     for path in order:
-        engine, load_s = load(args.base, path, adapters)
-        results[path] = {"load_s": load_s, "runs": run_path(engine, adapters, statements, args.new_tokens)}
-        del engine
+        if path == "llama.cpp":
+            loaded, load_s = llama_cpp_path.load(args.base, adapters, args.threads)
+            runs = llama_cpp_path.run(loaded, statements, args.new_tokens, SYSTEM_PROMPT)
+        else:
+            loaded, load_s = load(args.base, path, adapters)
+            runs = run_path(loaded, adapters, statements, args.new_tokens)
+        results[path] = {"load_s": load_s, "runs": runs}
+        del loaded
         print(f"{path}: done", file=sys.stderr)
     lines = report(results, args, statements)
     print("\n".join(lines))
@@ -165,6 +176,10 @@ def report(results: dict, args, statements: list[str]) -> list[str]:
     )
     lines.append("tokens/s per pane: median over panes and problems, after the first token;")
     lines.append("leading tokens: the fewest any pane of any problem shares with the reference's same pane.")
+    if "llama.cpp" in results:
+        lines.append(
+            "llama.cpp: one context per adapter (it applies one adapter set per context), the panes stepped in turn."
+        )
     return lines
 
 

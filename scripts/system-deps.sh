@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs Debian packages the project uses (bubblewrap for the judge sandbox, chromium for the
 # browser tests) when they are missing. Without root it only says what is missing: the judge then
-# falls back to its rlimit sandbox and the browser tests are skipped.
+# refuses to run programs unless its weaker rlimit mode is chosen (--sandbox rlimit), and the browser
+# tests are skipped.
 set -euo pipefail
 declare -A binary=([bubblewrap]=bwrap [chromium]=chromium)
 missing=()

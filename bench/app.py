@@ -8,11 +8,11 @@ panes within 1 s on CPU. The two adapters are random LoRAs made here (the demo a
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -60,12 +60,14 @@ def measure(engine, panes, settings) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max_new_tokens", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    args = parser.parse_args()
+@dataclass
+class AppBenchArguments:
+    max_new_tokens: int = 64
+    repeats: int = 3
+    threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's)"})
+
+
+def main(args: AppBenchArguments) -> None:
     import torch
 
     if args.threads:
@@ -128,6 +130,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     from record import recorded
+    from transformers import HfArgumentParser
 
     with recorded("app"):
-        main()
+        main(*HfArgumentParser(AppBenchArguments).parse_args_into_dataclasses())

@@ -19,11 +19,11 @@ Keeps the table in reports/bench/generation.txt (the README quotes it from there
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -110,16 +110,18 @@ def leading_equal(a: list[int], b: list[int]) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--base", default=EMBEDDED_QWEN)
-    parser.add_argument("--deep", default=str(DEMO / "deep-qwen-demo"))
-    parser.add_argument("--diverse", default=str(DEMO / "diverse-qwen-demo"))
-    parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
-    parser.add_argument("--problems", type=int, default=3)
-    parser.add_argument("--new_tokens", type=int, default=48)
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
-    args = parser.parse_args()
+@dataclass
+class GenerationBenchArguments:
+    base_model: str = EMBEDDED_QWEN
+    deep: str = str(DEMO / "deep-qwen-demo")
+    diverse: str = str(DEMO / "diverse-qwen-demo")
+    paths: list[str] = field(default_factory=lambda: list(PATHS), metadata={"choices": PATHS})
+    problems: int = field(default=3, metadata={"help": "the first N benchmark problems"})
+    new_tokens: int = 48
+    threads: int = os.cpu_count() or 1
+
+
+def main(args: GenerationBenchArguments) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
@@ -132,10 +134,10 @@ def main() -> None:
     results = {}
     for path in order:
         if path == "llama.cpp":
-            loaded, load_s = llama_cpp_path.load(args.base, adapters, args.threads)
+            loaded, load_s = llama_cpp_path.load(args.base_model, adapters, args.threads)
             runs = llama_cpp_path.run(loaded, statements, args.new_tokens, SYSTEM_PROMPT)
         else:
-            loaded, load_s = load(args.base, path, adapters)
+            loaded, load_s = load(args.base_model, path, adapters)
             runs = run_path(loaded, adapters, statements, args.new_tokens)
         results[path] = {"load_s": load_s, "runs": runs}
         del loaded
@@ -149,7 +151,7 @@ def report(results: dict, args, statements: list[str]) -> list[str]:
 
     reference = results["fp32"]["runs"]
     lines = [
-        f"{args.base}, adapters deep={Path(args.deep).name} diverse={Path(args.diverse).name}, two panes in one "
+        f"{args.base_model}, adapters deep={Path(args.deep).name} diverse={Path(args.diverse).name}, two panes in one "
         f"batch, greedy, {args.new_tokens} new tokens, {len(statements)} benchmark problems (study prompt), "
         f"{args.threads} threads, CPU native bf16: {_cpu_has_native_bf16()}",
         "",
@@ -185,6 +187,7 @@ def report(results: dict, args, statements: list[str]) -> list[str]:
 
 if __name__ == "__main__":
     from record import recorded
+    from transformers import HfArgumentParser
 
     with recorded("generation"):
-        main()
+        main(*HfArgumentParser(GenerationBenchArguments).parse_args_into_dataclasses())

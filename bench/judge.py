@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -25,6 +24,7 @@ import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -88,13 +88,15 @@ def naive_one(job: JudgeJob, time_limit: float, python: str, memory_mb: int = 10
     return verdicts
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--limit", type=int, default=None, help="only the first N programs")
-    parser.add_argument("--quick", action="store_true", help="same as --limit 120")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--time_limit", type=float, default=6.0)
-    args = parser.parse_args()
+@dataclass
+class JudgeBenchArguments:
+    limit: int | None = field(default=None, metadata={"help": "only the first N programs"})
+    quick: bool = field(default=False, metadata={"help": "same as --limit 120"})
+    workers: int = 2
+    time_limit: float = field(default=6.0, metadata={"help": "seconds per test"})
+
+
+def main(args: JudgeBenchArguments) -> None:
     limit = 120 if args.quick and args.limit is None else args.limit
     jobs = load_jobs(limit)
     print(
@@ -172,6 +174,7 @@ def one_call_latency(job: JudgeJob, time_limit: float, repeats: int = 10) -> Non
 
 if __name__ == "__main__":
     from record import recorded
+    from transformers import HfArgumentParser
 
     with recorded("judge"):
-        main()
+        main(*HfArgumentParser(JudgeBenchArguments).parse_args_into_dataclasses())

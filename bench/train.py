@@ -15,10 +15,10 @@ FlashAttention's variable-length kernels (GPU); the losses printed per setting m
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -71,16 +71,16 @@ def run_setting(name: str, model_path, rows, per_device: int, accumulation: int,
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="embedded:smollm2")
-    parser.add_argument("--dataset", default="sample:deep")
-    parser.add_argument("--steps", type=int, default=1, help="optimizer steps per setting")
-    parser.add_argument(
-        "--accumulation", type=int, default=8, help="sequences per optimizer step (study: 16)"
-    )
-    parser.add_argument("--max_length", type=int, default=512, help="the study's padded length is 1024")
-    options = parser.parse_args()
+@dataclass
+class TrainBenchArguments:
+    model_name_or_path: str = "embedded:smollm2"
+    dataset_name: str = "sample:deep"
+    steps: int = field(default=1, metadata={"help": "optimizer steps per setting"})
+    accumulation: int = field(default=8, metadata={"help": "sequences per optimizer step (study: 16)"})
+    max_length: int = field(default=512, metadata={"help": "the study's padded length is 1024"})
+
+
+def main(options: TrainBenchArguments) -> None:
 
     import torch
 
@@ -88,13 +88,13 @@ def main() -> None:
     from datasets_scripts import load_training_splits
 
     torch.manual_seed(0)
-    model_path = resolve_model_path(options.model)
-    rows = load_training_splits(options.dataset, max_length=options.max_length, tokenizer=str(model_path))[
-        "train"
-    ]
+    model_path = resolve_model_path(options.model_name_or_path)
+    rows = load_training_splits(
+        options.dataset_name, max_length=options.max_length, tokenizer=str(model_path)
+    )["train"]
     k = options.accumulation
     print(
-        f"{options.model} on {options.dataset}: {options.steps} step(s) x {k} sequences, CPU threads {torch.get_num_threads()}"
+        f"{options.model_name_or_path} on {options.dataset_name}: {options.steps} step(s) x {k} sequences, CPU threads {torch.get_num_threads()}"
     )
     run_setting("warm-up (not timed)", model_path, rows, 1, 1, 1)  # first-use kernel setup off the clock
     results = [
@@ -127,6 +127,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     from record import recorded
+    from transformers import HfArgumentParser
 
     with recorded("train"):
-        main()
+        main(*HfArgumentParser(TrainBenchArguments).parse_args_into_dataclasses())

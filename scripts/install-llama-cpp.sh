@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# llama-cpp-python for bench/generation.py's llama.cpp path, built from its source package (PyPI has no
-# CPU wheel; about 10 minutes on 2 cores). The source stays in .venv/src/llama_cpp_python: its
-# vendor/llama.cpp/convert_lora_to_gguf.py turns the PEFT adapters into GGUF LoRAs.
+# llama-cpp-python for the Arena's llama.cpp engine (ARENA_ENGINE=llama.cpp) and bench/generation.py,
+# built from its source package (PyPI has no CPU wheel; about 10 minutes on 2 cores). The source stays in
+# .venv/src/llama_cpp_python: its vendor/llama.cpp/convert_lora_to_gguf.py turns PEFT adapters into GGUF LoRAs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=0.3.36

@@ -16,7 +16,13 @@ from contextlib import closing
 from dataclasses import dataclass, field
 
 from codegen_lab import BASE_ADAPTER, SYSTEM_PROMPT
-from codegen_lab.models import ModelLoadError, attach_adapters, load_base
+from codegen_lab.models import (
+    ModelLoadError,
+    attach_adapters,
+    load_base,
+    resolve_adapter_path,
+    resolve_model_path,
+)
 from space.background import END, Report, stream_reports
 
 MAX_PROMPT_CHARS = 8000
@@ -77,6 +83,7 @@ class Engine:
         dtype=None,
         model=None,
         tokenizer=None,
+        arena_engine: str = "transformers",
     ):
         if max_adapters < 2:
             raise ValueError(f"max_adapters={max_adapters}: both panes need an adapter each, so at least 2.")
@@ -90,6 +97,13 @@ class Engine:
         self.pinned: Counter[str] = Counter()  # specs a benchmark run is using: never evicted meanwhile
         self._next_id = 0
         self.lock = threading.Lock()
+        self.llama_cpp = None  # the Arena's panes on llama.cpp; the Benchmark tab stays on ``model``
+        if arena_engine == "llama.cpp":
+            from space.llama_cpp_panes import LlamaCppPanes
+
+            self.llama_cpp = LlamaCppPanes(base, resolve_model_path(base), max_contexts=max_adapters)
+        elif arena_engine != "transformers":
+            raise ValueError(f"Arena engine {arena_engine!r}: choose 'transformers' or 'llama.cpp'.")
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(
             eos if isinstance(eos, list) else [eos if eos is not None else tokenizer.eos_token_id]
@@ -190,7 +204,7 @@ class Engine:
                     return
                 now = time.perf_counter()
                 for row, token in enumerate(step_tokens):
-                    if done[row]:
+                    if done[row] or token is None:  # None: the row had no token this step (llama.cpp)
                         continue
                     if token in self.eos_ids:
                         done[row] = True
@@ -219,6 +233,8 @@ class Engine:
                 self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
                 for _, messages in panes
             ]
+            if self.llama_cpp is not None:
+                return self._generate_llama_cpp(panes, prompts, settings, stops, report)
             batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
             batch = batch.to(self.model.device)
             sampling = (
@@ -237,3 +253,19 @@ class Engine:
                     streamer=_RowStreamer(report),
                     stopping_criteria=StoppingCriteriaList([_Stop()]),
                 )
+
+    def _generate_llama_cpp(
+        self, panes, prompts: list[str], settings: GenerationSettings, stops, report
+    ) -> None:
+        """The panes on llama.cpp, one context per (pane, adapter); call with the lock held."""
+        keep = {(row, spec) for row, (spec, _) in enumerate(panes)}
+        contexts = [
+            self.llama_cpp.context(
+                row, spec, None if spec in ("", BASE_ADAPTER) else resolve_adapter_path(spec), keep
+            )
+            for row, (spec, _) in enumerate(panes)
+        ]
+        ids = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in prompts]
+        self.llama_cpp.generate(
+            contexts, ids, settings.max_new_tokens, settings.temperature, self.eos_ids, stops, report
+        )

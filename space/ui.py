@@ -55,15 +55,22 @@ def base_model_from_env() -> str:
     return APP_BASE_MODEL if is_installed(APP_BASE_MODEL) else lookup(APP_BASE_MODEL).hub_id
 
 
+def engine_from_env() -> Engine:
+    """``BASE_MODEL`` loaded once, the Arena on ``ARENA_ENGINE``: transformers (default) or llama.cpp
+    (after ``make llama-cpp``, for an embedded GGUF base: bench/generation.py measured it fastest on a CPU)."""
+    return Engine(base_model_from_env(), arena_engine=os.environ.get("ARENA_ENGINE", "transformers"))
+
+
 def build_demo(engine: Engine | None = None) -> gr.Blocks:
     """The whole Space; loads ``BASE_MODEL`` (default: the embedded SmolLM2) unless an engine is given."""
-    engine = engine or Engine(base_model_from_env())
+    engine = engine or engine_from_env()
     seconds = refresh_seconds()
     with gr.Blocks(title="codegen-lora-lab") as demo:
         timer = gr.Timer(seconds) if seconds else None
         gr.Markdown(
             f"# codegen-lora-lab\nLoRA code models side by side, judged on LiveCodeBench. Base model: "
-            f"`{engine.base}` on `{engine.model.device}`."
+            f"`{engine.base}` on `{engine.model.device}`"
+            + (", the Arena on llama.cpp." if engine.llama_cpp else ".")
         )
         with gr.Tabs():
             with gr.Tab("Arena", id="arena"):

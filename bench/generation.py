@@ -12,7 +12,7 @@ float32, and in bf16 for the bf16 paths). Paths: ``fp32`` (the reference; what A
 batched matmuls per layer: bench/cpu_paths.py), ``int8-decode`` (that, plus int8 weights while
 decoding: bench/cpu_paths.py) and ``dyn-int8`` (torch's dynamic int8 quantization of every base
 layer, activations quantized too), and ``llama.cpp`` (llama-cpp-python on the Q4_K_M GGUF with the adapters
-converted to GGUF, after ``make llama-cpp``: bench/llama_cpp_path.py).
+converted to GGUF, after ``make llama-cpp``: the Engine's ``arena_engine="llama.cpp"``, space/llama_cpp_panes.py).
 Goal on 2 cores: both first tokens within 10 s, >= 5 tokens/s per pane, with the adapters applied.
 Keeps the table in reports/bench/generation.txt (the README quotes it from there).
 """
@@ -29,27 +29,32 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-import llama_cpp_path  # noqa: E402
-
 from codegen_lab import EMBEDDED_QWEN, SYSTEM_PROMPT  # noqa: E402
+from space.llama_cpp_panes import is_installed  # noqa: E402
 
 PATHS = ("fp32", "bf16", "bf16-stacked", "int8-decode", "dyn-int8", "llama.cpp")
 DEMO = REPO_ROOT / "demo" / "adapters"
 
 
-def load(base: str, path: str, adapters: dict[str, str]):
+def load(base: str, path: str, adapters: dict[str, str], threads: int):
     """An Engine on ``base`` in the path's numerics, both adapters attached; returns (engine, load seconds)."""
     import torch
 
-    from codegen_lab.models import load_base
+    from codegen_lab.models import load_base, resolve_adapter_path
     from space.engine import Engine
 
     start = time.perf_counter()
     dtype = torch.float32 if path in ("fp32", "dyn-int8") else torch.bfloat16
     model, tokenizer = load_base(base, device="cpu", dtype=dtype)
-    engine = Engine(base, model=model, tokenizer=tokenizer)
+    arena_engine = "llama.cpp" if path == "llama.cpp" else "transformers"
+    engine = Engine(base, model=model, tokenizer=tokenizer, arena_engine=arena_engine)
     for spec in adapters.values():
         engine.load_adapter(spec)
+    if path == "llama.cpp":  # the contexts the panes will use, made now as the others attach theirs now
+        engine.llama_cpp.threads = max(1, threads // len(adapters))
+        keep = set(enumerate(adapters.values()))
+        for row, spec in keep:
+            engine.llama_cpp.context(row, spec, resolve_adapter_path(spec), keep)
     if path in ("bf16-stacked", "int8-decode"):
         from cpu_paths import enable_mixed_lora
 
@@ -128,19 +133,14 @@ def main(args: GenerationBenchArguments) -> None:
     adapters = {"deep": args.deep, "diverse": args.diverse}
     statements = prompts(args.problems)
     order = ["fp32", *[p for p in PATHS if p in args.paths and p != "fp32"]]  # the reference first
-    if "llama.cpp" in order and not llama_cpp_path.is_available():
+    if "llama.cpp" in order and not is_installed():
         print("llama.cpp: skipped, llama-cpp-python is not installed (make llama-cpp)", file=sys.stderr)
         order.remove("llama.cpp")
     results = {}
     for path in order:
-        if path == "llama.cpp":
-            loaded, load_s = llama_cpp_path.load(args.base_model, adapters, args.threads)
-            runs = llama_cpp_path.run(loaded, statements, args.new_tokens, SYSTEM_PROMPT)
-        else:
-            loaded, load_s = load(args.base_model, path, adapters)
-            runs = run_path(loaded, adapters, statements, args.new_tokens)
-        results[path] = {"load_s": load_s, "runs": runs}
-        del loaded
+        engine, load_s = load(args.base_model, path, adapters, args.threads)
+        results[path] = {"load_s": load_s, "runs": run_path(engine, adapters, statements, args.new_tokens)}
+        del engine
         print(f"{path}: done", file=sys.stderr)
     lines = report(results, args, statements)
     print("\n".join(lines))
@@ -151,11 +151,11 @@ def report(results: dict, args, statements: list[str]) -> list[str]:
 
     reference = results["fp32"]["runs"]
     lines = [
-        f"{args.base_model}, adapters deep={Path(args.deep).name} diverse={Path(args.diverse).name}, two panes in one "
-        f"batch, greedy, {args.new_tokens} new tokens, {len(statements)} benchmark problems (study prompt), "
+        f"{args.base_model}, adapters deep={Path(args.deep).name} diverse={Path(args.diverse).name}, two panes (one mixed "
+        f"batch), greedy, {args.new_tokens} new tokens, {len(statements)} benchmark problems (study prompt), "
         f"{args.threads} threads, CPU native bf16: {_cpu_has_native_bf16()}",
         "",
-        f"{'path':<13} {'load s':>7} {'first tokens s':>15} {'tokens/s per pane':>18} {'x fp32':>7} "
+        f"{'path':<17} {'load s':>7} {'first tokens s':>15} {'tokens/s per pane':>18} {'x fp32':>7} "
         f"{'leading tokens = fp32':>22} {'= bf16 PEFT':>12}",
     ]
     base_speed = None
@@ -169,7 +169,7 @@ def report(results: dict, args, statements: list[str]) -> list[str]:
             f"{agreement(runs, results['bf16']['runs'])} of {args.new_tokens}" if "bf16" in results else ""
         )
         lines.append(
-            f"{path:<13} {result['load_s']:>7.1f} {first:>15.2f} {speed:>18.2f} {speed / base_speed:>7.2f} "
+            f"{path:<17} {result['load_s']:>7.1f} {first:>15.2f} {speed:>18.2f} {speed / base_speed:>7.2f} "
             f"{f'{same} of {args.new_tokens}':>22} {same_bf16 if path != 'fp32' else '':>12}"
         )
     lines.append("")
@@ -180,8 +180,9 @@ def report(results: dict, args, statements: list[str]) -> list[str]:
     lines.append("leading tokens: the fewest any pane of any problem shares with the reference's same pane.")
     if "llama.cpp" in results:
         lines.append(
-            "llama.cpp: one context per adapter (it applies one adapter set per context), the panes stepped in turn."
+            "llama.cpp: ARENA_ENGINE=llama.cpp, one context per pane (llama.cpp applies one adapter set"
         )
+        lines.append("per context), each pane in its own thread with its share of the threads.")
     return lines
 
 

@@ -19,7 +19,7 @@ from evaluation.isolation import SandboxUnavailable
 from evaluation.judge import sandbox_record
 from space import problems
 from space.catalog import model_choices, opening_pair
-from space.engine import Engine, GenerationSettings, cap_prompt
+from space.engine import MAX_NEW_TOKENS, Engine, GenerationSettings, cap_prompt
 
 SYSTEM_CHOICES = [
     ("Study's mandated prompt", "study"),
@@ -205,7 +205,7 @@ def build_arena_tab(engine: Engine, timer: gr.Timer | None = None) -> None:
     with gr.Accordion("Generation settings", open=False):
         with gr.Row():
             max_new_tokens = gr.Slider(
-                16, 2048, value=256, step=16, label="Max new tokens", elem_id="arena-max-new-tokens"
+                16, MAX_NEW_TOKENS, value=256, step=16, label="Max new tokens", elem_id="arena-max-new-tokens"
             )
             temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.05, label="Temperature (0 = greedy)")
         system_choice = gr.Radio(SYSTEM_CHOICES, value="study", label="System prompt")

@@ -27,6 +27,7 @@ from space.background import END, Report, stream_reports
 
 MAX_PROMPT_CHARS = 8000
 MAX_CONTEXT_TOKENS = 4096
+MAX_NEW_TOKENS = 2048  # the most the Arena asks for in one answer
 
 
 @dataclass
@@ -101,7 +102,12 @@ class Engine:
         if arena_engine == "llama.cpp":
             from space.llama_cpp_panes import LlamaCppPanes
 
-            self.llama_cpp = LlamaCppPanes(base, resolve_model_path(base), max_contexts=max_adapters)
+            self.llama_cpp = LlamaCppPanes(
+                base,
+                resolve_model_path(base),
+                max_contexts=max_adapters,
+                n_ctx=MAX_CONTEXT_TOKENS + MAX_NEW_TOKENS,
+            )
         elif arena_engine != "transformers":
             raise ValueError(f"Arena engine {arena_engine!r}: choose 'transformers' or 'llama.cpp'.")
         eos = self.model.generation_config.eos_token_id

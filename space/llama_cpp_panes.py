@@ -30,7 +30,6 @@ LLAMA_CPP_SOURCE = Path(
         "LLAMA_CPP_SOURCE", REPO_ROOT / ".venv" / "src" / "llama_cpp_python" / "vendor" / "llama.cpp"
     )
 )
-N_CTX = 4096 + 1024  # MAX_CONTEXT_TOKENS of prompt plus the longest answer the Arena asks for
 
 
 def is_installed() -> bool:
@@ -92,7 +91,7 @@ def adapter_gguf(adapter: Path, base_folder: Path) -> Path:
 class LlamaCppPanes:
     """llama.cpp contexts for (pane, adapter spec), least recently used dropped beyond ``max_contexts``."""
 
-    def __init__(self, base: str, base_folder: Path, *, panes: int = 2, max_contexts: int = 4):
+    def __init__(self, base: str, base_folder: Path, *, n_ctx: int, panes: int = 2, max_contexts: int = 4):
         from codegen_lab.embedded import gguf_path
 
         if not is_installed():
@@ -101,6 +100,7 @@ class LlamaCppPanes:
             raise ModelLoadError(f"ARENA_ENGINE=llama.cpp serves a GGUF base (embedded:...), not {base!r}.")
         self.gguf = gguf_path(base)
         self.base_folder = base_folder
+        self.n_ctx = n_ctx  # the longest prompt plus the longest answer
         self.threads = max(1, (os.cpu_count() or 1) // panes)
         self.max_contexts = max(max_contexts, panes)
         self.contexts: OrderedDict[tuple[int, str], object] = OrderedDict()
@@ -119,7 +119,7 @@ class LlamaCppPanes:
                 llm = Llama(
                     model_path=str(self.gguf),
                     lora_path=str(lora) if lora else None,
-                    n_ctx=N_CTX,
+                    n_ctx=self.n_ctx,
                     n_threads=self.threads,
                     verbose=False,
                 )

@@ -9,9 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from codegen_lab.files import write_text_atomic  # noqa: E402
+from codegen_lab.files import write_text_atomic  # the bench scripts put the repo on sys.path
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports" / "bench"
 

@@ -55,6 +55,11 @@ def cap_prompt(text: str, limit: int | None = None) -> tuple[str, str | None]:
     return text[:limit], f"The prompt has {len(text):,} characters; only the first {limit:,} were sent."
 
 
+def is_base(spec: str) -> bool:
+    """The base model, no adapter: BASE_ADAPTER, or an empty pick."""
+    return spec in ("", BASE_ADAPTER)
+
+
 class _RowStreamer:
     """A ``generate`` streamer that reports each step's tokens (one per batch row)."""
 
@@ -123,7 +128,7 @@ class Engine:
         """
         from peft import PeftModel
 
-        if spec in ("", BASE_ADAPTER):
+        if is_base(spec):
             return BASE_ADAPTER
         if spec in self.adapters:
             self.adapters.move_to_end(spec)
@@ -233,14 +238,14 @@ class Engine:
                 return torch.full((input_ids.shape[0],), stopped, dtype=torch.bool, device=input_ids.device)
 
         with self.lock:
-            specs = {spec for spec, _ in panes}
-            names = [self._adapter_name(spec, specs) for spec, _ in panes]
             prompts = [
                 self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
                 for _, messages in panes
             ]
-            if self.llama_cpp is not None:
+            if self.llama_cpp is not None:  # llama.cpp loads its own adapters: nothing to attach to ``model``
                 return self._generate_llama_cpp(panes, prompts, settings, stops, report)
+            specs = {spec for spec, _ in panes}
+            names = [self._adapter_name(spec, specs) for spec, _ in panes]
             batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
             batch = batch.to(self.model.device)
             sampling = (
@@ -266,9 +271,7 @@ class Engine:
         """The panes on llama.cpp, one context per (pane, adapter); call with the lock held."""
         keep = {(row, spec) for row, (spec, _) in enumerate(panes)}
         contexts = [
-            self.llama_cpp.context(
-                row, spec, None if spec in ("", BASE_ADAPTER) else resolve_adapter_path(spec), keep
-            )
+            self.llama_cpp.context(row, spec, None if is_base(spec) else resolve_adapter_path(spec), keep)
             for row, (spec, _) in enumerate(panes)
         ]
         ids = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in prompts]

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from codegen_lab import BASE_ADAPTER
 from codegen_lab.models import ModelLoadError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -106,14 +105,14 @@ class LlamaCppPanes:
         self.contexts: OrderedDict[tuple[int, str], object] = OrderedDict()
 
     def context(self, pane: int, spec: str, adapter_folder: Path | None, keep: set[tuple[int, str]]):
-        """The context of ``pane`` with ``spec``'s adapter (None: the base), made on first use."""
+        """The context of ``pane`` with the adapter in ``adapter_folder`` (None: the base), made on first use."""
         from llama_cpp import Llama
 
         key = (pane, spec)
         if key in self.contexts:
             self.contexts.move_to_end(key)
             return self.contexts[key]
-        lora = None if spec in ("", BASE_ADAPTER) else adapter_gguf(adapter_folder, self.base_folder)
+        lora = None if adapter_folder is None else adapter_gguf(adapter_folder, self.base_folder)
         try:
             with without_repacking():
                 llm = Llama(
@@ -136,7 +135,6 @@ class LlamaCppPanes:
                  eos_ids: set[int], stops: tuple[threading.Event, ...], report) -> None:  # fmt: skip
         """Each pane in its own thread; reports ``("tokens", row_tokens)`` with None for the other rows."""
         sampling = {"top_k": 1, "temp": 0.0} if temperature <= 0 else {"temp": temperature, "top_p": 0.95}
-        lock = threading.Lock()  # one report at a time keeps the rows' order per pane
 
         def pane(row: int) -> None:
             llm = contexts[row]
@@ -144,8 +142,7 @@ class LlamaCppPanes:
             for n, token in enumerate(llm.generate(prompts[row], repeat_penalty=1.0, reset=True, **sampling)):
                 step = [None] * len(contexts)
                 step[row] = token
-                with lock:
-                    report("tokens", step)
+                report("tokens", step)
                 if token in eos_ids or n + 1 >= max_new_tokens or any(e.is_set() for e in stops):
                     return
 

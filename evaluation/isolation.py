@@ -26,7 +26,7 @@ from pathlib import Path
 SANDBOX_ENV = "CODEGEN_LAB_SANDBOX"
 MODES = ("bwrap", "rlimit")
 HERE = Path(__file__).resolve().parent
-WORKER_FILES = ("sandbox_worker.py", "sandbox_program.py")  # all the judge code the sandbox sees
+WORKER_FILES = ("sandbox_worker.py", "sandbox_program.py", "sandbox_filter.py")  # all the judge code the sandbox sees
 
 ROOT_CAPS = (
     "CAP_SYS_ADMIN",
@@ -117,6 +117,7 @@ def bwrap_command(python: str, fd: int) -> list[str]:
     for name in WORKER_FILES:
         command += ["--ro-bind", str(HERE / name), f"/judge/{name}"]
     command += ["--proc", "/proc", "--dev", "/dev", "--dir", "/tmp", "--dir", "/sandbox", "--chdir", "/"]
+    command += ["--remount-ro", "/dev", "--remount-ro", "/"]  # writable: only the program's own tmpfs
     command += ["--clearenv"]
     for key, value in sandbox_env().items():
         command += ["--setenv", key, value]

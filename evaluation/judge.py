@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from evaluation import checker
-from evaluation.isolation import GUARANTEES, isolation, resolve_mode
+from evaluation.isolation import GUARANTEES, SandboxUnavailable, isolation, resolve_mode
 from evaluation.sandbox import Program, RawRun, Worker, WorkerLost
 
 JUDGE_VERSION = "zygote-2/lcb-compare"
@@ -171,7 +171,11 @@ def judge(
 def judge_job(
     worker: Worker, job: JudgeJob, time_limit: float, memory_mb: int, semantics: str
 ) -> list[TestVerdict]:
-    """One program's verdicts; a worker lost on the way is replaced and the program judged once more."""
+    """One program's verdicts; a worker lost on the way is replaced and the program judged once more.
+
+    Whatever else fails while judging it (a MemoryError comparing its output, say) is its own RE, never
+    the batch's; the worker, in an unknown state, is replaced.
+    """
     for attempt in (1, 2):
         try:
             return run_tests(worker, job, time_limit, memory_mb, semantics)
@@ -179,6 +183,11 @@ def judge_job(
             worker.close()  # started afresh by the next program()
             if attempt == 2:
                 return [TestVerdict("RE", 0.0, f"sandbox worker lost twice: {lost}")]
+        except SandboxUnavailable:
+            raise
+        except Exception as error:  # one program's failure stays that program's
+            worker.close()
+            return [TestVerdict("RE", 0.0, f"judge error: {type(error).__name__}")]
     raise AssertionError("unreachable")
 
 

@@ -61,7 +61,7 @@ def sealed_memfd(data: bytes, name: str) -> int:
     """A memfd holding ``data``, sealed: nobody can change it, whoever holds it."""
     import fcntl
 
-    memfd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    memfd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)  # (the judge's; programs get none)
     os.write(memfd, data)
     seals = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
     fcntl.fcntl(memfd, fcntl.F_ADD_SEALS, seals)
@@ -107,7 +107,7 @@ class Program:
             "func_name": self.func_name if functional else None,
             "semantics": self.semantics,
         }
-        stdin_memfd = sealed_memfd(test_input.encode(), "stdin")
+        stdin_memfd = sealed_memfd(test_input.encode("utf-8", "surrogatepass"), "stdin")
         given = [read_only(self.code_memfd), read_only(stdin_memfd)]
         os.close(stdin_memfd)
         pipes = [os.pipe() for _ in range(3 if functional else 2)]  # stdout, stderr(, a functional result)
@@ -180,7 +180,7 @@ class Worker:
             self.start()
         uid = random.randrange(200_000, 2_000_000_000) if os.geteuid() == 0 else None
         self.send({"op": "begin", "uid": uid, "disk_bytes": DISK_BYTES})  # no reply: the socket keeps order
-        code_memfd = sealed_memfd(code.encode(), "main.py")
+        code_memfd = sealed_memfd(code.encode("utf-8", "surrogatepass"), "main.py")  # a lone surrogate: its SyntaxError
         try:
             yield Program(self, code_memfd, func_name, time_limit, memory_mb, semantics, uid)
         finally:

@@ -11,10 +11,13 @@ import json
 import os
 import resource
 import signal
+import stat
 import sys
 import threading
 import traceback
 import types
+
+from sandbox_filter import filter_program, install
 
 # LiveCodeBench's grader runs every program after star-imports of these modules (in this order) and a
 # recursion limit of 50000; "lcb" semantics reproduce that, "plain" runs the program as an online judge does.
@@ -32,6 +35,7 @@ LCB_STAR_IMPORTS += (
 )
 LCB_RECURSION_LIMIT = 50000
 
+SYSCALL_FILTER = b""  # built once in the zygote (sandbox_filter.py), installed in every program
 PROGRAM_STDIO = ()  # sys.stdin/stdout/stderr on fds 0/1/2, made once: each program's fds are dup2'ed there
 LCB_BUILTINS = {}  # the builtins plus every name LCB's import block binds, made once in the zygote
 
@@ -68,11 +72,12 @@ def check(result: int, what: str) -> None:
 
 def prepare() -> None:
     """Once, in the zygote: LCB's names, and the standard streams on fds 0/1/2 every program reuses."""
-    global PROGRAM_STDIO
+    global PROGRAM_STDIO, SYSCALL_FILTER
     LCB_BUILTINS.update(lcb_builtins())
-    PROGRAM_STDIO = (
-        open(0, encoding="utf-8", closefd=False),  # noqa: SIM115
-        open(1, "w", encoding="utf-8", closefd=False),  # noqa: SIM115
+    SYSCALL_FILTER = filter_program()
+    PROGRAM_STDIO = (  # as `python main.py` makes them on POSIX: lines split at "\n" only, "\r" kept
+        open(0, encoding="utf-8", errors="surrogateescape", newline="\n", closefd=False),  # noqa: SIM115
+        open(1, "w", encoding="utf-8", errors="surrogateescape", newline="\n", closefd=False),  # noqa: SIM115
         open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False),  # noqa: SIM115
     )
 
@@ -83,14 +88,16 @@ def become_program(config, program, message, fds):
     try:
         code_fd, stdin_fd, out_fd, err_fd, result_fd = fds
         with os.fdopen(code_fd, "rb", closefd=True) as handle:
-            code = handle.read().decode("utf-8", "replace")
+            code = handle.read()  # bytes: compiled as `python main.py` reads its file (PEP 263)
         for target, fd in ((0, stdin_fd), (1, out_fd), (2, err_fd), (3, result_fd)):
             os.dup2(fd, target)
         os.closerange(4, 1 << 16)
         if config["isolation"] == "none":
             os.setsid()  # its own group, which the sweep kills (in a namespace, init kills everything)
+        enter_workdir(program)
         drop_privileges(config, program)
         apply_limits(message, config)
+        install(SYSCALL_FILTER)  # last: from here on, no new process, namespace, IPC, key or memfd
         status = run_main(code, message)
     except BaseException:
         with contextlib.suppress(BaseException):
@@ -99,8 +106,20 @@ def become_program(config, program, message, fds):
         os._exit(status)
 
 
+def enter_workdir(program) -> None:
+    """Set here, in the program's process, never in the zygote: cwd, HOME, TMPDIR, argv, sys.path."""
+    workdir = program["workdir"]
+    os.chdir(workdir)
+    os.environ["HOME"] = os.environ["TMPDIR"] = workdir
+    sys.argv = [os.path.join(workdir, "main.py")]
+    sys.path[:] = [workdir] + program["stdlib_path"]  # like a script's own folder, then the stdlib
+
+
 def drop_privileges(config, program) -> None:
     if program["uid"] is not None:  # as root: a private uid (this clears every capability)
+        for fd in (1, 2, 3):  # its pipes are its own, so /dev/stdout opens (the judge's are 0600)
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                os.fchown(fd, program["uid"], program["uid"])
         os.setgroups([])
         os.setgid(program["uid"])
         os.setuid(program["uid"])

@@ -26,6 +26,7 @@ import importlib
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import sys
@@ -41,7 +42,7 @@ sys.path.pop(0)
 PRELOADED = "array bisect collections copy datetime decimal fractions functools heapq io itertools json math"
 PRELOADED += " operator random re statistics string typing"
 SANDBOX_ROOT = "/sandbox"  # the per-program tmpfs (bwrap modes); work/, tmp/, shm/ inside
-CLONE_NEWNS, CLONE_NEWPID = 0x00020000, 0x20000000
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
 MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
@@ -74,17 +75,13 @@ def send(sock, message) -> None:
 
 # -- per program ----------------------------------------------------------------------------------
 def begin_program(config, message):
-    """A fresh, empty tmpfs for the program: its working dir, /tmp and /dev/shm share one quota.
-
-    What every test of it shares is set here, once, and inherited: cwd, HOME, TMPDIR, argv, sys.path.
+    """A fresh, empty tmpfs for the program (its working dir, /tmp and /dev/shm share one quota) and,
+    in the bwrap modes, a fresh IPC namespace. The zygote itself never enters the program's folder nor
+    puts it on its own sys.path: each forked program does that for itself (sandbox_program.py).
     """
-    program = make_workdir(config, message)
-    workdir = program["workdir"]
-    os.chdir(workdir)
-    os.environ["HOME"] = os.environ["TMPDIR"] = workdir
-    sys.argv = [os.path.join(workdir, "main.py")]
-    sys.path[:] = [workdir] + STDLIB_PATH  # like a script's own folder, then the standard installation
-    return program
+    if config["isolation"] != "none":
+        check(_libc.unshare(CLONE_NEWIPC), "unshare")
+    return make_workdir(config, message) | {"stdlib_path": STDLIB_PATH}
 
 
 def make_workdir(config, message):
@@ -111,9 +108,7 @@ def make_workdir(config, message):
 
 
 def end_program(config, program) -> None:
-    if config["isolation"] == "none":
-        import shutil
-
+    if config["isolation"] == "none":  # (shutil imported at the top: no import here may meet the program's)
         shutil.rmtree(program["workdir"], ignore_errors=True)
         return
     for target in ("/dev/shm", "/tmp", SANDBOX_ROOT):
@@ -146,6 +141,9 @@ def run_init(requests, replies):
     status = 1
     try:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the zygote lost: the namespace goes too
+        for signum in signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}:
+            with contextlib.suppress(OSError, ValueError):  # a PID 1 without handlers: deaf to its namespace
+                signal.signal(signum, signal.SIG_DFL)
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
         os.closerange(3, requests)
         os.closerange(requests + 1, replies)
@@ -182,6 +180,7 @@ def run_test(sock, config, program, message, fds, init):
     seconds = time.monotonic() - start
     os.close(pidfd)
     sweep(pid, program, init)
+    reap(init)
     report = {"status": wait_status, "seconds": round(seconds, 4), "timed_out": timed_out}
     send(sock, report | {"maxrss_kb": usage.ru_maxrss})
 
@@ -210,6 +209,33 @@ def sweep(pid, program, init) -> None:
             pass
 
 
+def reap(init) -> None:
+    """Any child of ours but init is a leftover (a clone(CLONE_PARENT) of a program): reaped, not kept."""
+    with contextlib.suppress(ChildProcessError):
+        while (pid := os.waitpid(-1, os.WNOHANG)[0]) != 0:
+            if init is not None and pid == init[0]:
+                sys.exit("the programs' init died")  # the judge sees a lost worker and starts another
+
+
+def filter_problem():
+    """Why a program could not be put under the syscall filter here (tried in a child), or None."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            sandbox_program.install(sandbox_program.SYSCALL_FILTER)
+            os.write(write, b"ok")
+        except BaseException as error:
+            os.write(write, str(error).encode()[:500])
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    answer = os.read(read, 512).decode()
+    os.close(read)
+    return None if answer == "ok" else answer
+
+
 def main():
     high = os.dup2(int(sys.argv[1]), 1000)  # out of the way: fds that arrive start at 3
     os.close(int(sys.argv[1]))
@@ -234,7 +260,8 @@ def main():
     sandbox_program.prepare()
     gc.collect()
     gc.freeze()  # children share the pre-imported heap instead of copying it on first GC
-    send(sock, {"ready": True})
+    problem = filter_problem()
+    send(sock, {"ready": True} if problem is None else {"ready": False, "error": problem})
     program = None
     while True:
         message, fds = receive(sock)

@@ -45,7 +45,10 @@ def stdout_matches(expected: str, actual: str) -> bool:
     expected, actual = expected.strip(), actual.strip()
     if expected.count("\n") != actual.count("\n"):
         return False
-    return all(want == got or _same_tokens(want, got) for want, got in zip(_lines(expected), _lines(actual)))
+    return all(
+        want == got or _same_tokens(want, got)
+        for want, got in zip(_lines(expected), _lines(actual), strict=True)
+    )
 
 
 def functional_matches(expected: str, encoded_result: str) -> bool:

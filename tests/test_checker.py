@@ -36,3 +36,18 @@ def test_functional_rules():
     assert functional_matches("2", "2.0")  # == semantics
     assert not functional_matches("true", "2")
     assert not functional_matches("[1]", "[1]{garbage")  # not JSON (a forged write, say): wrong answer
+
+
+@pytest.mark.parametrize("output", ["1 " * (4 << 20), "1\n" * (4 << 20), "x" * (8 << 20)])
+def test_adversarial_output_costs_a_few_times_its_size(output):
+    """8 MB against a one-token answer: counts first, at most one token too many split, lazy Decimals."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        assert stdout_matches("1\n", output) is False
+        assert stdout_matches("1 2\n", output + " 2") is False
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * len(output)

@@ -30,6 +30,7 @@ ROOT = os.geteuid() == 0
 AS_NOBODY = "CODEGEN_LAB_TEST_UNPRIVILEGED"
 pytestmark = pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap cannot run here")
 SUM = [TestCase("1 2\n", "3\n"), TestCase("20 22\n", "42\n")]
+UNPRIVILEGED_RERUN = ("test_sandbox.py", "test_sandbox_footprint.py")  # both modules, again as uid 65534
 CORRECT = JudgeJob("a, b = map(int, input().split())\nprint(a + b)", SUM)
 
 
@@ -191,7 +192,7 @@ def test_nothing_it_starts_survives_it():
     time.sleep(0.2)
     print(3)
     """
-    assert verdicts(lingering, SUM[:1]) == ["AC"]
+    assert verdicts(lingering, SUM[:1]) == ["RE"]  # a new process is refused (sandbox_filter.py)
     (worker,) = POOL.idle["bwrap"]
     deadline = time.monotonic() + 5
     while len(descendants(worker.process.pid)) > baseline and time.monotonic() < deadline:
@@ -310,19 +311,42 @@ def test_a_worker_lost_mid_job_is_replaced_and_the_job_judged_again():
         worker.close()
 
 
+def world_readable_copy(target: Path) -> Path:
+    """pytest (with what it needs) and the judge's code, copied where any user can read them."""
+    from importlib.metadata import distribution
+
+    for name in ("pytest", "pluggy", "iniconfig", "packaging"):
+        dist = distribution(name)
+        for file in dist.files:
+            source = Path(dist.locate_file(file))
+            if source.is_file() and ".." not in file.parts and "bin" not in file.parts[:1]:
+                (target / file).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(source, target / file)
+    shutil.copytree(REPO_ROOT / "evaluation", target / "evaluation", ignore=shutil.ignore_patterns("data"))
+    (target / "tests").mkdir()
+    for name in ("__init__.py", *UNPRIVILEGED_RERUN):
+        shutil.copy(REPO_ROOT / "tests" / name, target / "tests" / name)
+    for folder, dirs, files in os.walk(target):
+        for name in dirs + files:
+            os.chmod(os.path.join(folder, name), 0o755 if name in dirs else 0o644)
+    target.chmod(0o755)
+    return target
+
+
 def test_the_same_attacks_as_an_unprivileged_user():
-    """This whole module again as uid 65534 (the system Python: /root's interpreters are not theirs)."""
+    """This module and test_sandbox_footprint.py again as uid 65534 (the system Python: /root's interpreters are not theirs)."""
     if not ROOT or os.environ.get(AS_NOBODY):
         pytest.skip("runs once, from the root run")
     if shutil.which("setpriv") is None or not Path("/usr/bin/python3").is_file():
         pytest.fail("setpriv and /usr/bin/python3 are needed to re-run the attacks without root")
-    site = next(p for p in sys.path if p.endswith("site-packages"))
     home = Path(tempfile.mkdtemp(prefix="codegen-nobody-"))  # pytest's own tmp is root's alone
     home.chmod(0o777)
+    copy = world_readable_copy(home / "code")  # the clone and its .venv may sit in a 0700 folder
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home), AS_NOBODY: "1"}
-    env["PYTHONPATH"] = f"{REPO_ROOT}:{site}"
+    env["PYTHONPATH"] = str(copy)
     command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-m"]
-    command += ["pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", str(Path(__file__))]
+    command += ["pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--noconftest"]
+    command += [str(copy / "tests" / name) for name in UNPRIVILEGED_RERUN]
     try:
         result = subprocess.run(command, cwd=home, env=env, capture_output=True, text=True, timeout=600)
     finally:

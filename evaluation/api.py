@@ -18,6 +18,7 @@ from codegen_lab import BASE_ADAPTER
 from codegen_lab.naming import arm_of, branch_name, parse_branch_name, parse_checkpoint_dirname
 from evaluation.benchmark import Benchmark
 from evaluation.generate import GenerationProgress, Request, Sampling
+from evaluation.llama_cpp_run import LlamaCppLoaded, generate_llama_cpp, load_llama_cpp
 from evaluation.results import ResultsWriter, package_versions, problem_record, results_path
 
 __all__ = ["EvalConfig", "EvalProgress", "Sampling", "evaluate_models", "adapter_model_info"]
@@ -40,6 +41,13 @@ class EvalConfig:
         metadata={
             "help": "lcb: LiveCodeBench's grader (its import block); plain: an online judge",
             "choices": ["lcb", "plain"],
+        },
+    )
+    engine: str = field(
+        default="auto",
+        metadata={
+            "help": "auto: llama.cpp on a CPU when installed and the base has a GGUF, else transformers",
+            "choices": ["auto", "llama.cpp", "transformers"],
         },
     )
     sandbox: str | None = field(
@@ -95,7 +103,10 @@ class EvalProgress:
         g = self.generation
         if g is None:
             return text
-        text += f" · batch {g.batch}/{g.n_batches}: {g.steps}/{g.max_new_tokens} tokens, {g.finished_rows}/{g.rows} answers done"
+        if g.eta is None:
+            text += f" · batch {g.batch}/{g.n_batches}: {g.steps}/{g.max_new_tokens} tokens, {g.finished_rows}/{g.rows} answers done"
+        else:  # continuous batching (llama.cpp): no batches, answers end one by one
+            text += f" · {g.finished_rows}/{g.rows} answers done"
         if g.seconds > 0:
             text += f" · {g.tokens / g.seconds:.1f} tokens/s"
         eta = g.eta_seconds()
@@ -165,7 +176,17 @@ def evaluate_models(
     models = ({base_display_name(base): BASE_ADAPTER} if include_base or not adapters else {}) | {
         name: attached.get(name, name) for name in adapters
     }
-    header = {"benchmark": benchmark.provenance, "config": config.record() | {"runtime": runtime(loaded)}}
+    if loaded is None:
+        from codegen_lab.llamacpp import choose_engine
+
+        engine, why = choose_engine(config.engine, base)
+        print(f"Engine: {engine} ({why})", flush=True)
+    else:
+        engine = "llama.cpp" if isinstance(loaded, LlamaCppLoaded) else "transformers"
+    header = {
+        "benchmark": benchmark.provenance,
+        "config": config.record() | {"runtime": runtime(loaded, engine, config.batch_size)},
+    }
     writers = {
         name: ResultsWriter(
             results_path(out_dir, name), header | {"model": model_block(base, name, adapters, model_info)}
@@ -180,7 +201,9 @@ def evaluate_models(
         )
     progress = Progress(len(models) * len(order), writers, on_progress)
     if todo:
-        if loaded is None:
+        if loaded is None and engine == "llama.cpp":
+            loaded = load_llama_cpp(base, adapters)
+        elif loaded is None:
             from codegen_lab.models import load_model
 
             loaded = LoadedModel(*load_model(base, adapters))
@@ -190,14 +213,20 @@ def evaluate_models(
     return {name: w.complete(order) for name, w in writers.items() if len(w.done) == len(order)}
 
 
-def runtime(loaded: LoadedModel | None) -> dict:
-    """Where and in which precision the model generates (bf16 and fp32 answers can differ)."""
+def runtime(loaded, engine: str, batch_size: int) -> dict:
+    """The engine, and where and in which precision it generates (bf16, fp32 and Q4_K answers can differ;
+    llama.cpp's sequences per context too, so a resume never mixes them)."""
+    if engine == "llama.cpp":
+        from codegen_lab.llamacpp import repacking
+
+        return {"engine": engine, "device": "cpu", "n_seq": batch_size, "repack": repacking()}
     if loaded is not None:
-        return {"device": str(loaded.model.device), "dtype": str(loaded.model.dtype).removeprefix("torch.")}
+        return {"engine": engine, "device": str(loaded.model.device),
+                "dtype": str(loaded.model.dtype).removeprefix("torch.")}  # fmt: skip
     from codegen_lab.models import pick_device, pick_dtype
 
     device = pick_device()
-    return {"device": device, "dtype": str(pick_dtype(device)).removeprefix("torch.")}
+    return {"engine": engine, "device": device, "dtype": str(pick_dtype(device)).removeprefix("torch.")}
 
 
 def model_block(base: str, name: str, adapters: dict[str, str], model_info: dict | None) -> dict:
@@ -289,20 +318,15 @@ def generate_and_judge(
                 future.result()  # a judging error stops the run now, not after all generation
         pending.append(judging.submit(judge_batch, indices, outputs))
 
+    common = {"sampling": config.sampling, "max_new_tokens": config.max_new_tokens,
+              "batch_size": config.batch_size, "on_batch": submit, "should_stop": should_stop,
+              "on_progress": progress.step}  # fmt: skip
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge") as judging:
         try:
-            generate(
-                loaded.model,
-                loaded.tokenizer,
-                requests,
-                sampling=config.sampling,
-                max_new_tokens=config.max_new_tokens,
-                batch_size=config.batch_size,
-                on_batch=submit,
-                should_stop=should_stop,
-                on_progress=progress.step,
-                generate_fn=loaded.generate,
-            )
+            if isinstance(loaded, LlamaCppLoaded):
+                generate_llama_cpp(loaded, requests, **common)
+            else:
+                generate(loaded.model, loaded.tokenizer, requests, generate_fn=loaded.generate, **common)
         finally:
             for future in pending:
                 future.result()

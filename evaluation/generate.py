@@ -48,9 +48,12 @@ class GenerationProgress:
     max_new_tokens: int
     tokens: int  # tokens generated in all batches so far (rows still running count one per step)
     seconds: float  # since generation started
+    eta: float | None = None  # continuous batching (llama.cpp) estimates its own; rows = every answer
 
     def eta_seconds(self) -> float | None:
         """An upper bound: every unfinished batch running to max_new_tokens at the speed so far."""
+        if self.eta is not None:
+            return self.eta
         done_steps = (self.batch - 1) * self.max_new_tokens + self.steps
         if done_steps == 0:
             return None
@@ -112,10 +115,10 @@ def render_prompts(tokenizer, requests: Sequence[Request]) -> list[str]:
     ]
 
 
-def end_of_turn_ids(model, tokenizer) -> list[int]:
+def end_of_turn_ids(generation_config, tokenizer) -> list[int]:
     """Every token that ends an assistant turn: the tokenizer's eos, the model's, and known turn ends."""
     ids = {tokenizer.eos_token_id}
-    configured = model.generation_config.eos_token_id
+    configured = generation_config.eos_token_id if generation_config is not None else None
     ids.update(configured if isinstance(configured, list) else [configured])
     vocab = tokenizer.get_vocab()
     ids.update(vocab[token] for token in END_OF_TURN_TOKENS if token in vocab)
@@ -153,7 +156,7 @@ def generate(
     encoded = [
         tokenizer(text, add_special_tokens=False)["input_ids"] for text in render_prompts(tokenizer, requests)
     ]
-    stop_ids = end_of_turn_ids(model, tokenizer)
+    stop_ids = end_of_turn_ids(model.generation_config, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
     results: list[list[str] | None] = [None] * len(requests)
     batches = length_sorted_batches([len(ids) for ids in encoded], max(1, batch_size // sampling.n))

@@ -10,6 +10,10 @@
     workers. Target <= 1.25x.
 (c) Latency of a one-program judge call (the Arena's Judge button) with fresh workers vs the workers
     the judge keeps between calls.
+(d) As a user meets it: a whole `python -m evaluation rejudge` run (interpreter start-up, imports,
+    benchmark load and worker start included) on the programs of (a) vs the naive runner of (a).
+    Target >= 10x, aim 15x.
+(e) What the syscall filter costs a program: installing it after the fork, and per system call after.
 """
 
 from __future__ import annotations
@@ -38,14 +42,15 @@ from evaluation.sandbox import ADDRESS_HEADROOM_MB  # noqa: E402
 COURSE = Path(__file__).resolve().parent.parent / "results" / "course"  # the 738 generations, shipped
 
 
-def load_jobs(limit: int | None) -> list[JudgeJob]:
+def load_jobs(limit: int | None) -> tuple[list[str], list[JudgeJob]]:
+    """The programs' question ids and their judge jobs on the public tests."""
     public = {p.question_id: p.public_tests for p in load_benchmark(str(STUDY_BENCHMARK)).problems}
     outputs = [
         (problem["question_id"], problem["samples"][0]["output"])
         for path in sorted(COURSE.glob("*.json"))
         for problem in json.loads(path.read_text())["problems"]
     ][:limit]
-    return [JudgeJob(extract_code(output)[0], public[qid]) for qid, output in outputs]
+    return [qid for qid, _ in outputs], [JudgeJob(extract_code(out)[0], public[qid]) for qid, out in outputs]
 
 
 def naive_one(job: JudgeJob, time_limit: float, python: str, memory_mb: int = 1024) -> list[str]:
@@ -98,7 +103,7 @@ class JudgeBenchArguments:
 
 def main(args: JudgeBenchArguments) -> None:
     limit = 120 if args.quick and args.limit is None else args.limit
-    jobs = load_jobs(limit)
+    question_ids, jobs = load_jobs(limit)
     print(
         f"{len(jobs)} programs, {sum(len(j.tests) for j in jobs)} tests, sandbox={resolve_mode()}, "
         f"workers={args.workers}, time limit {args.time_limit:g} s, cpus={os.cpu_count()}"
@@ -117,6 +122,7 @@ def main(args: JudgeBenchArguments) -> None:
     )
 
     finishing = [jobs[i] for i in range(len(jobs)) if i not in set(looping)]
+    finishing_ids = [question_ids[i] for i in range(len(jobs)) if i not in set(looping)]
     POOL.close()  # (a) pays for starting its workers, as a single evaluation run does
     start = time.perf_counter()
     ours = judge(finishing, time_limit=args.time_limit, workers=args.workers, semantics="plain")  # as naive
@@ -152,6 +158,8 @@ def main(args: JudgeBenchArguments) -> None:
     )
     print(f"\npassed (all public tests AC): {passed_ours} of {len(jobs)}")
     one_call_latency(finishing[0], args.time_limit)
+    whole_run(finishing_ids, finishing, args, naive_wall)
+    filter_cost()
 
 
 def one_call_latency(job: JudgeJob, time_limit: float, repeats: int = 10) -> None:
@@ -169,6 +177,72 @@ def one_call_latency(job: JudgeJob, time_limit: float, repeats: int = 10) -> Non
     print(
         f"\n(c) one-program judge call, median of {repeats}: fresh workers {1000 * fresh_s:.0f} ms, "
         f"kept workers {1000 * pooled_s:.0f} ms; ratio {fresh_s / pooled_s:.1f}x"
+    )
+
+
+def whole_run(
+    question_ids: list[str], jobs: list[JudgeJob], args: JudgeBenchArguments, naive_wall: float
+) -> None:
+    """(d) The rejudge CLI in a fresh interpreter, timed from outside, against the naive runner's wall time."""
+    with tempfile.TemporaryDirectory() as folder:
+        generations, verdicts = Path(folder, "generations.jsonl"), Path(folder, "verdicts.jsonl")
+        rows = [{"question_id": qid, "code": job.code} for qid, job in zip(question_ids, jobs, strict=True)]
+        generations.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        command = [sys.executable, "-m", "evaluation", "rejudge", "--generations", str(generations)]
+        command += ["--output_file", str(verdicts), "--test_scope", "public-only", "--semantics", "plain"]
+        command += ["--workers", str(args.workers), "--time_limit", str(args.time_limit)]
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, cwd=Path(__file__).resolve().parents[1])
+        wall = time.perf_counter() - start
+    print(
+        f"\n(d) whole `python -m evaluation rejudge` run on the {len(jobs)} programs of (a): {wall:.2f} s "
+        f"vs naive {naive_wall:.2f} s; ratio {naive_wall / wall:.1f}x (target >= 10x, aim 15x)"
+    )
+
+
+FILTER_PROBE = """
+import ctypes, os, sys, time
+sys.path.insert(0, sys.argv[1])
+from sandbox_filter import filter_program, install
+program, rounds, calls = filter_program(), 200, 20000
+getppid = ctypes.CDLL(None).getppid  # a real system call each time (no libc cache)
+def child(filtered):
+    start = time.perf_counter_ns()
+    if filtered:
+        install(program)
+    installed = time.perf_counter_ns()
+    for _ in range(calls):
+        getppid()
+    os.write(1, f"{installed - start} {time.perf_counter_ns() - installed}\\n".encode())
+    os._exit(0)
+for filtered in (False, True):
+    install_ns, call_ns = [], []
+    for _ in range(rounds):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(write, 1)
+            child(filtered)
+        os.close(write)
+        a, b = os.read(read, 100).split()
+        os.close(read)
+        os.waitpid(pid, 0)
+        install_ns.append(int(a)); call_ns.append(int(b) / calls)
+    install_ns.sort(); call_ns.sort()
+    print(filtered, install_ns[rounds // 2], call_ns[rounds // 2])
+"""
+
+
+def filter_cost() -> None:
+    """(e) Medians over forked children, as the zygote's programs are: install time and ns per syscall."""
+    evaluation = Path(__file__).resolve().parents[1] / "evaluation"
+    done = subprocess.run(
+        [sys.executable, "-c", FILTER_PROBE, str(evaluation)], check=True, capture_output=True, text=True
+    )
+    (_, _, bare), (_, install_ns, filtered) = (line.split() for line in done.stdout.splitlines())
+    print(
+        f"\n(e) syscall filter: installed in {int(install_ns) / 1000:.0f} us per program; a system call "
+        f"{float(bare):.0f} ns bare vs {float(filtered):.0f} ns filtered (+{float(filtered) - float(bare):.0f} ns)"
     )
 
 

@@ -2,7 +2,7 @@
 
 A hand-written classic-BPF program, not libseccomp or bubblewrap's ``--seccomp``: the zygote forks the
 programs itself, so a filter on the whole sandbox would also refuse the zygote its own forks, and
-installing ~130 ready instructions with one ``prctl`` after the fork costs microseconds and needs no
+installing ~130 ready instructions with one ``prctl`` after the fork costs a fraction of a millisecond and needs no
 library inside the sandbox. What it refuses bounds a program's footprint to one process: no new process
 (``clone`` only for threads; ``fork``/``vfork`` EPERM; ``clone3`` ENOSYS, so glibc falls back to
 ``clone`` for its threads), no namespaces or mounts, no ptrace or cross-process memory, no memory

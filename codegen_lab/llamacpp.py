@@ -156,7 +156,7 @@ class LlamaCppModel:
         from llama_cpp import _internals
 
         self.gguf = Path(gguf)
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or len(os.sched_getaffinity(0))  # the cores this process may use (taskset)
         self.repack = repacking() if repack is None else repack
         params = llama_cpp.llama_model_default_params()
         params.use_extra_bufts = self.repack

@@ -26,7 +26,11 @@ from pathlib import Path
 SANDBOX_ENV = "CODEGEN_LAB_SANDBOX"
 MODES = ("bwrap", "rlimit")
 HERE = Path(__file__).resolve().parent
-WORKER_FILES = ("sandbox_worker.py", "sandbox_program.py", "sandbox_filter.py")  # all the judge code the sandbox sees
+WORKER_FILES = (
+    "sandbox_worker.py",
+    "sandbox_program.py",
+    "sandbox_filter.py",
+)  # all the judge code the sandbox sees
 
 ROOT_CAPS = (
     "CAP_SYS_ADMIN",

@@ -180,7 +180,9 @@ class Worker:
             self.start()
         uid = random.randrange(200_000, 2_000_000_000) if os.geteuid() == 0 else None
         self.send({"op": "begin", "uid": uid, "disk_bytes": DISK_BYTES})  # no reply: the socket keeps order
-        code_memfd = sealed_memfd(code.encode("utf-8", "surrogatepass"), "main.py")  # a lone surrogate: its SyntaxError
+        code_memfd = sealed_memfd(
+            code.encode("utf-8", "surrogatepass"), "main.py"
+        )  # a lone surrogate: its SyntaxError
         try:
             yield Program(self, code_memfd, func_name, time_limit, memory_mb, semantics, uid)
         finally:

@@ -2,8 +2,8 @@
 
 A hand-written classic-BPF program, not libseccomp or bubblewrap's ``--seccomp``: the zygote forks the
 programs itself, so a filter on the whole sandbox would also refuse the zygote its own forks, and
-installing ~130 ready instructions with one ``prctl`` after the fork costs a fraction of a millisecond and needs no
-library inside the sandbox. What it refuses bounds a program's footprint to one process: no new process
+installing ~130 ready instructions with one ``prctl`` after the fork costs a fraction of a millisecond
+and needs no library inside the sandbox. What it refuses bounds a program's footprint to one process: no new process
 (``clone`` only for threads; ``fork``/``vfork`` EPERM; ``clone3`` ENOSYS, so glibc falls back to
 ``clone`` for its threads), no namespaces or mounts, no ptrace or cross-process memory, no memory
 outside its address-space limit (memfd, io_uring, AIO, userfaultfd), no bpf/perf, no keys, no SysV or
@@ -112,8 +112,9 @@ def install(program: bytes) -> None:
     """Put this process (and every thread it will start) under the filter, for good."""
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = SockFprog(len(program) // 8, ctypes.addressof(buffer))
-    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or _libc.prctl(
-        PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0
-    ) != 0:
+    if (
+        _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+        or _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0
+    ):
         error = ctypes.get_errno()
         raise OSError(error, f"installing the syscall filter: {os.strerror(error)}")

@@ -267,3 +267,23 @@ def test_report_from_two_real_smoke_runs(tmp_path):
     assert report["paired"]["n_problems"] == 2
     assert report["qualitative"]["available"]
     assert set(report["qualitative"]["answers"][0]["answers"]) == {"deep-smoke", "diverse-smoke"}
+
+
+def test_the_results_table_sets_each_engine_beside_the_other(tmp_path, monkeypatch):
+    """The same model, prompt and decoding on two engines: each row says on how many problems they agree."""
+    from model_cards.report import docs
+
+    shipped = json.loads((REPO_ROOT / "results" / "qwen" / "embedded_qwen2.5-coder-1.5b.json").read_text())
+    other = json.loads(json.dumps(shipped))
+    other["config"]["runtime"] = {"engine": "llama.cpp", "device": "cpu", "n_seq": 4, "repack": True}
+    flipped = other["problems"][0]
+    flipped["n_passed"] = 0 if flipped["n_passed"] else 1
+    (tmp_path / "llama-cpp").mkdir()
+    (tmp_path / "base.json").write_text(json.dumps(shipped))
+    (tmp_path / "llama-cpp" / "base.json").write_text(json.dumps(other))
+    monkeypatch.setattr(docs, "REPO_ROOT", tmp_path)
+    rows = [line.split(" | ") for line in docs.results_block(tmp_path).splitlines()[2:]]
+    assert [(row[3], row[7]) for row in rows] == [
+        ("transformers", "40/41 (vs llama.cpp)"),
+        ("llama.cpp", "40/41 (vs transformers)"),
+    ]

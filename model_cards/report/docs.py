@@ -75,27 +75,55 @@ def harness_block(report: dict) -> str:
 
 
 def results_block(folder: Path) -> str:
-    """One row per results file: model, prompt, decoding, judged scope, solved, Pass@1 with its interval."""
+    """One row per results file: model, prompt, decoding, engine, judged scope, solved, Pass@1 with its
+    interval, and how many problems get the same verdict from the same model, prompt and decoding on the
+    other engine (llama.cpp's Q4_K_M against transformers, say)."""
     from evaluation.results import list_results, read_results
 
+    files = {path: read_results(path) for path in list_results(folder)}
+    engines: dict[tuple, dict[str, dict]] = {}
+    for data in files.values():
+        engines.setdefault(same_work(data), {})[data["config"]["runtime"]["engine"]] = data
     lines = [
-        "| model | prompt | decoding | tests | solved | Pass@1 (95 % CI) | file |",
-        "|---|---|---|---|---|---|---|",
+        "| model | prompt | decoding | engine | tests | solved | Pass@1 (95 % CI) | same verdict, other engine | file |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for path in list_results(folder):
-        data = read_results(path)
+    for path, data in files.items():
         m, config = data["metrics"], data["config"]
         sampling = config["sampling"]
         decoding = (
             "greedy" if sampling["temperature"] == 0 else f"T={sampling['temperature']}, n={sampling['n']}"
         )
+        engine = config["runtime"]["engine"]
+        others = [other for name, other in engines[same_work(data)].items() if name != engine]
+        agreement = "; ".join(same_verdicts(data, other) for other in others) or "–"
         low, high = m["pass@1_ci95"]
         lines.append(
             f"| {data['model']['name']} | {config['prompt_style']} | {decoding}, {config['max_new_tokens']} tokens "
-            f"| {data['benchmark']['test_scope']} | {m['n_solved']}/{m['n_problems']} | {pct(m['pass@1'])} "
-            f"({pct(low)}–{pct(high)}) | `{path.relative_to(REPO_ROOT).as_posix()}` |"
+            f"| {engine} | {data['benchmark']['test_scope']} | {m['n_solved']}/{m['n_problems']} | {pct(m['pass@1'])} "
+            f"({pct(low)}–{pct(high)}) | {agreement} | `{path.relative_to(REPO_ROOT).as_posix()}` |"
         )
     return "\n".join(lines) + "\n"
+
+
+def same_work(data: dict) -> tuple:
+    """What two results files must share to be the same model's answers to the same prompts."""
+    config = data["config"]
+    return (
+        data["model"]["name"],
+        config["prompt_style"],
+        config["max_new_tokens"],
+        json.dumps(config["sampling"], sort_keys=True),
+        data["benchmark"]["test_scope"],
+    )
+
+
+def same_verdicts(data: dict, other: dict) -> str:
+    """``37/41 (vs transformers)``: problems solved by both or by neither."""
+    solved = {p["question_id"]: p["n_passed"] > 0 for p in data["problems"]}
+    theirs = {p["question_id"]: p["n_passed"] > 0 for p in other["problems"]}
+    same = sum(solved[q] == theirs[q] for q in solved.keys() & theirs.keys())
+    return f"{same}/{len(solved)} (vs {other['config']['runtime']['engine']})"
 
 
 def render_block(name: str) -> str:

@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evaluation.benchmark import STUDY_BENCHMARK, load_benchmark  # noqa: E402
 from evaluation.extract import extract_code  # noqa: E402
-from evaluation.isolation import resolve_mode, sandbox_python  # noqa: E402
-from evaluation.judge import POOL, JudgeJob, judge  # noqa: E402
-from evaluation.sandbox import ADDRESS_HEADROOM_MB  # noqa: E402
+from evaluation.judge import POOL, JudgeJob, judge, resolve_mode  # noqa: E402
+from evaluation.judge.isolation import sandbox_python  # noqa: E402
+from evaluation.judge.sandbox import ADDRESS_HEADROOM_MB  # noqa: E402
 
 COURSE = Path(__file__).resolve().parent.parent / "results" / "course"  # the 738 generations, shipped
 
@@ -59,7 +59,7 @@ def naive_one(job: JudgeJob, time_limit: float, python: str, memory_mb: int = 10
     It gets the judge's address-space limit too: without it, programs that allocate 8 GB lists swap the
     shared machine and time out instead of failing at once.
     """
-    from evaluation.checker import stdout_matches
+    from evaluation.judge.checker import stdout_matches
 
     address_space = (memory_mb + ADDRESS_HEADROOM_MB) * 1024 * 1024
 
@@ -238,7 +238,7 @@ for filtered in (False, True):
 
 def filter_cost() -> None:
     """(e) Medians over forked children, as the zygote's programs are: install time and ns per syscall."""
-    evaluation = Path(__file__).resolve().parents[1] / "evaluation"
+    evaluation = Path(__file__).resolve().parents[1] / "evaluation" / "judge"
     done = subprocess.run(
         [sys.executable, "-c", FILTER_PROBE, str(evaluation)], check=True, capture_output=True, text=True
     )

@@ -23,7 +23,18 @@ from datetime import date, datetime
 from pathlib import Path
 
 from codegen_lab.paths import REPO_ROOT
-from evaluation.judge import TestCase
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """One LiveCodeBench test."""
+
+    __test__ = False  # not a pytest class
+
+    input: str
+    output: str
+    testtype: str = "stdin"  # or "functional"
+
 
 logger = logging.getLogger(__name__)
 

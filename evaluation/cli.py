@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = make_parser(command)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from codegen_lab.hub import HubError
-    from evaluation.isolation import SandboxUnavailable
+    from evaluation.judge import SandboxUnavailable
     from evaluation.rejudge import main as rejudge_command
 
     handlers = {"run": run_command, "rejudge": rejudge_command, "compare": compare_command}

@@ -15,8 +15,7 @@ import gradio as gr
 from codegen_lab import SYSTEM_PROMPT
 from codegen_lab.hub import HubError
 from codegen_lab.models import ModelLoadError
-from evaluation.isolation import SandboxUnavailable
-from evaluation.judge import sandbox_record
+from evaluation.judge import SandboxUnavailable, sandbox_record
 from space import problems
 from space.catalog import model_choices, opening_pair
 from space.engine import MAX_NEW_TOKENS, Engine, GenerationSettings, cap_prompt

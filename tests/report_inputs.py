@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from codegen_lab import naming
-from model_cards.report import ReportArguments, write_report
+from model_cards.report.build import ReportArguments, write_report
 from tests.conftest import COURSE_VERDICTS, course_generations
 
 COURSE = COURSE_VERDICTS

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from model_cards.report import ReportArguments, write_report
+from model_cards.report.build import ReportArguments, write_report
 from tests.conftest import ARTIFACTS
 from tests.report_inputs import course_results
 

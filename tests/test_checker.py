@@ -2,7 +2,7 @@
 
 import pytest
 
-from evaluation.checker import functional_matches, stdout_matches
+from evaluation.judge.checker import functional_matches, stdout_matches
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,17 @@ import textwrap
 
 import pytest
 
-from evaluation.isolation import SANDBOX_ENV, resolve_mode
-from evaluation.judge import JUDGE_VERSION, POOL, JudgeJob, TestCase, TestVerdict, judge, passed
+from evaluation.judge import (
+    JUDGE_VERSION,
+    POOL,
+    SANDBOX_ENV,
+    JudgeJob,
+    TestCase,
+    TestVerdict,
+    judge,
+    passed,
+    resolve_mode,
+)
 
 SUM = [TestCase("1 2\n", "3\n"), TestCase("10 20\n", "30\n")]
 

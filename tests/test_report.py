@@ -12,7 +12,7 @@ import pytest
 from codegen_lab import naming
 from codegen_lab.hub import Hub
 from evaluation.benchmark import STUDY_BENCHMARK
-from model_cards.report import ReportArguments, write_report
+from model_cards.report.build import ReportArguments, write_report
 from model_cards.report.data import ReportInputError
 from tests.conftest import REPO_ROOT
 from tests.report_inputs import COURSE, build, course_results, run_folder

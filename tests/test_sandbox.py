@@ -21,9 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.isolation import SandboxUnavailable, bwrap_usable
-from evaluation.judge import POOL, JudgeJob, TestCase, judge, sandbox_record
-from evaluation.sandbox import MAX_TASKS, Worker
+from evaluation.judge import POOL, JudgeJob, SandboxUnavailable, TestCase, bwrap_usable, judge, sandbox_record
+from evaluation.judge.sandbox import MAX_TASKS, Worker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ROOT = os.geteuid() == 0
@@ -303,7 +302,7 @@ def test_a_worker_lost_mid_job_is_replaced_and_the_job_judged_again():
     try:
         worker.start()
         killer = subprocess.Popen(["sh", "-c", f"sleep 0.5; kill -9 {worker.process.pid}"])
-        from evaluation.judge import judge_job
+        from evaluation.judge.runner import judge_job
 
         assert [v.verdict for v in judge_job(worker, slow, 6.0, 1024, "lcb")] == ["AC", "AC"]
         killer.wait()
@@ -322,7 +321,8 @@ def world_readable_copy(target: Path) -> Path:
             if source.is_file() and ".." not in file.parts and "bin" not in file.parts[:1]:
                 (target / file).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(source, target / file)
-    shutil.copytree(REPO_ROOT / "evaluation", target / "evaluation", ignore=shutil.ignore_patterns("data"))
+    for package in ("evaluation", "codegen_lab"):  # the judge, and the benchmark module its TestCase is in
+        shutil.copytree(REPO_ROOT / package, target / package, ignore=shutil.ignore_patterns("data"))
     (target / "tests").mkdir()
     for name in ("__init__.py", *UNPRIVILEGED_RERUN):
         shutil.copy(REPO_ROOT / "tests" / name, target / "tests" / name)

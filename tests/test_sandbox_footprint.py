@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.isolation import bwrap_usable, sandbox_python
-from evaluation.judge import POOL, JudgeJob, TestCase, judge
+from evaluation.judge import POOL, JudgeJob, TestCase, bwrap_usable, judge
+from evaluation.judge.isolation import sandbox_python
 from tests.test_sandbox import CORRECT, SUM, descendants, verdicts
 
 pytestmark = pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap cannot run here")
-FILTER = Path(__file__).resolve().parent.parent / "evaluation" / "sandbox_filter.py"
+FILTER = Path(__file__).resolve().parent.parent / "evaluation" / "judge" / "sandbox_filter.py"
 
 SYSCALL_BATTERY = """
 import ctypes, os, socket, fcntl
@@ -261,7 +261,7 @@ def test_a_lone_surrogate_is_that_programs_syntax_error_not_the_batchs():
 
 
 def test_a_failure_inside_the_judge_is_that_programs_re(monkeypatch):
-    from evaluation import checker
+    from evaluation.judge import checker
 
     real = checker.stdout_matches
 

@@ -7,7 +7,7 @@ import json
 import gradio as gr
 
 from codegen_lab.hub import Hub
-from model_cards.report import ReportArguments, write_report
+from model_cards.report.build import ReportArguments, write_report
 from space import study
 from tests.report_inputs import course_results
 

@@ -2,9 +2,7 @@
 
 data.py reads runs (run folders, Hub repos, folders of results files), analysis.py computes every number,
 figures.py and sections.py draw and write them, qualitative.py answers the fixed prompts; build.py is the
-entry that puts them together into DIR/report.md and DIR/report.json.
+entry that puts them together into DIR/report.md and DIR/report.json (``model_cards.report.build``:
+``build_report``, ``write_report``, ``ReportArguments``). The package itself imports nothing, so its
+modules never import each other through it.
 """
-
-from model_cards.report.build import ReportArguments, build_report, main, write_report
-
-__all__ = ["ReportArguments", "build_report", "main", "write_report"]

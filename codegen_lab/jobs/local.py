@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets as random
+import secrets
 import shlex
 import shutil
 import signal
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from codegen_lab.files import write_json_atomic
 from codegen_lab.hub import HUB_ENV, Hub, HubError
-from codegen_lab.jobs import TERMINAL, JobError, JobSpec, JobStatus, timeout_seconds
+from codegen_lab.jobs.spec import TERMINAL, JobError, JobSpec, JobStatus, timeout_seconds
 from codegen_lab.paths import REPO_ROOT
 
 
@@ -41,7 +41,7 @@ class LocalJobs:
         return 0  # the flavor is recorded; the job runs on this machine as one process
 
     def run(self, spec: JobSpec) -> JobStatus:
-        job_id = f"local-{time.strftime('%Y%m%d-%H%M%S')}-{random.token_hex(3)}"
+        job_id = f"local-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         folder = self.root / job_id
         folder.mkdir(parents=True)
         write_json_atomic(folder / "spec.json", asdict(spec))
@@ -52,7 +52,7 @@ class LocalJobs:
             env[HUB_ENV] = str(hub.root.resolve())
         with open(folder / "logs.txt", "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "codegen_lab.local_jobs", str(folder)],
+                [sys.executable, "-m", "codegen_lab.jobs", str(folder)],
                 cwd=REPO_ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -147,7 +147,3 @@ def run_local_job(folder: Path) -> int:
     print(f"Job {stage}" + (f": {message}" if message else ""), flush=True)
     write_json_atomic(folder / "status.json", {"stage": stage, "message": message})
     return 0 if stage == "COMPLETED" else 1
-
-
-if __name__ == "__main__":  # the job's own process, started by LocalJobs.run
-    sys.exit(run_local_job(Path(sys.argv[1])))

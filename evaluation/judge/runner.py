@@ -1,8 +1,5 @@
 """Judge programs on LiveCodeBench tests: run them in sandboxed workers (sandbox.py), decide verdicts here.
 
-from evaluation.judge import JudgeJob, TestCase, judge
-verdicts = judge([JudgeJob(code, [TestCase("1 2\\n", "3\\n")])], time_limit=6.0, workers=2)
-
 Only a test's input goes into the sandbox; its expected output stays in this process, where the output
 is compared (checker.py). A worker lost during a job is replaced and the job is run once more; only a
 second loss gives it an RE. ``semantics`` is ``lcb`` (LiveCodeBench's grader: star-imports of common
@@ -19,24 +16,14 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from evaluation import checker
-from evaluation.isolation import GUARANTEES, SandboxUnavailable, isolation, resolve_mode
-from evaluation.sandbox import Program, RawRun, Worker, WorkerLost
+from evaluation.benchmark import TestCase
+from evaluation.judge import checker
+from evaluation.judge.isolation import GUARANTEES, SandboxUnavailable, isolation
+from evaluation.judge.sandbox import Program, RawRun, Worker, WorkerLost, resolve_mode
 
 JUDGE_VERSION = "zygote-2/lcb-compare"
 VERDICTS = ("AC", "WA", "TLE", "RE", "MLE", "OLE")
 SEMANTICS = ("lcb", "plain")
-
-
-@dataclass(frozen=True)
-class TestCase:
-    """One LiveCodeBench test."""
-
-    __test__ = False  # not a pytest class
-
-    input: str
-    output: str
-    testtype: str = "stdin"  # or "functional"
 
 
 @dataclass

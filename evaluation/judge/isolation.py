@@ -16,9 +16,7 @@ Modes (``sandbox=`` or ``CODEGEN_LAB_SANDBOX``), recorded as the *isolation* in 
 
 from __future__ import annotations
 
-import functools
 import os
-import shutil
 import stat
 import sys
 from pathlib import Path
@@ -129,40 +127,3 @@ def bwrap_command(python: str, fd: int) -> list[str]:
     for cap in ROOT_CAPS if root else USERNS_CAPS:
         command += ["--cap-add", cap]
     return command + [python, "-I", "/judge/sandbox_worker.py", str(fd)]
-
-
-@functools.cache
-def bwrap_problem() -> str | None:
-    """Why bubblewrap cannot run our workers here, or None when it can (tried once, for real)."""
-    if shutil.which("bwrap") is None:
-        return "bubblewrap is not installed (Debian: apt-get install bubblewrap; a Space: packages.txt)"
-    from evaluation.sandbox import Worker, WorkerLost
-
-    worker = Worker("bwrap")
-    try:
-        worker.start()
-    except (WorkerLost, OSError) as err:
-        return f"bubblewrap cannot create its namespaces here ({err})"
-    finally:
-        worker.close()
-    return None
-
-
-def bwrap_usable() -> bool:
-    return bwrap_problem() is None
-
-
-def resolve_mode(mode: str | None = None) -> str:
-    """``bwrap`` or an explicitly asked ``rlimit``; ``auto`` (the default) is bwrap or a refusal."""
-    mode = mode or os.environ.get(SANDBOX_ENV) or "auto"
-    if mode not in (*MODES, "auto"):
-        raise ValueError(f"{SANDBOX_ENV}/sandbox mode must be auto, bwrap or rlimit, got {mode!r}")
-    if mode == "rlimit":
-        return mode
-    problem = bwrap_problem()
-    if problem is not None:
-        raise SandboxUnavailable(
-            f"Refusing to run generated code: {problem}. To judge anyway with the weaker rlimit sandbox "
-            f"(no namespaces), pass --sandbox rlimit or set {SANDBOX_ENV}=rlimit."
-        )
-    return "bwrap"

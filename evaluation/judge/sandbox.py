@@ -27,7 +27,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evaluation.isolation import MODES, bwrap_command, isolation, resolve_mode, sandbox_env, sandbox_python
+from evaluation.judge.isolation import (
+    MODES,
+    SANDBOX_ENV,
+    SandboxUnavailable,
+    bwrap_command,
+    isolation,
+    sandbox_env,
+    sandbox_python,
+)
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "sandbox_worker.py"
@@ -267,3 +275,41 @@ class Worker:
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
+
+
+# -- which mode can run here (a real worker is tried once) ----------------------------------------
+
+
+@functools.cache
+def bwrap_problem() -> str | None:
+    """Why bubblewrap cannot run our workers here, or None when it can (tried once, for real)."""
+    if shutil.which("bwrap") is None:
+        return "bubblewrap is not installed (Debian: apt-get install bubblewrap; a Space: packages.txt)"
+    worker = Worker("bwrap")
+    try:
+        worker.start()
+    except (WorkerLost, OSError) as err:
+        return f"bubblewrap cannot create its namespaces here ({err})"
+    finally:
+        worker.close()
+    return None
+
+
+def bwrap_usable() -> bool:
+    return bwrap_problem() is None
+
+
+def resolve_mode(mode: str | None = None) -> str:
+    """``bwrap`` or an explicitly asked ``rlimit``; ``auto`` (the default) is bwrap or a refusal."""
+    mode = mode or os.environ.get(SANDBOX_ENV) or "auto"
+    if mode not in (*MODES, "auto"):
+        raise ValueError(f"{SANDBOX_ENV}/sandbox mode must be auto, bwrap or rlimit, got {mode!r}")
+    if mode == "rlimit":
+        return mode
+    problem = bwrap_problem()
+    if problem is not None:
+        raise SandboxUnavailable(
+            f"Refusing to run generated code: {problem}. To judge anyway with the weaker rlimit sandbox "
+            f"(no namespaces), pass --sandbox rlimit or set {SANDBOX_ENV}=rlimit."
+        )
+    return "bwrap"

@@ -78,7 +78,9 @@ def test_mixed_adapter_batches_match_one_adapter_at_a_time(tiny_model_dir, tiny_
     # float32 on every CPU: in bf16 a padded batch rounds differently from a single row (near-ties)
     adapters = {k: str(v) for k, v in tiny_adapters.items()}
     model, tokenizer = load_model(str(tiny_model_dir), adapters, dtype=torch.float32)
-    assert tokenizer.convert_tokens_to_ids("<|im_end|>") in end_of_turn_ids(model.generation_config, tokenizer)
+    assert tokenizer.convert_tokens_to_ids("<|im_end|>") in end_of_turn_ids(
+        model.generation_config, tokenizer
+    )
     problems = load_benchmark(BENCH, limit=3).problems
     requests = [
         Request(build_messages(p.question_content, style=style), adapter)

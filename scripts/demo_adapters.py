@@ -7,11 +7,20 @@
 The base model is the runs' own (their run_state.json recipe). All adapters (and, with --include_base, the
 base) are judged in one run of mixed-adapter batches; each adapter folder gets its metrics.json and card.
 Called by scripts/make-demo-adapters.sh and scripts/qwen-study.sh.
+
+--recard rewrites the card and adapter_config.json of adapters already shipped, from their metrics.json
+and the recipe their card shows, without the runs, training or judging (the weights and results stay
+byte for byte; the results files were computed from them). It is how the four demo adapters got the
+Hub id of their base in place of the embedded alias:
+
+    python scripts/demo_adapters.py --recard --runs deep-smoke diverse-smoke deep-qwen-demo diverse-qwen-demo
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
+import re
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -19,10 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from codegen_lab.files import write_json_atomic  # noqa: E402
+from codegen_lab.embedded import upstream_id  # noqa: E402
+from codegen_lab.files import write_json_atomic, write_text_atomic  # noqa: E402
 from codegen_lab.hub import CHECKPOINT_IGNORE  # noqa: E402
 from codegen_lab.naming import parse_checkpoint_dirname  # noqa: E402
-from training.callbacks import METRICS, read_json  # noqa: E402
+from training.callbacks import CARD, METRICS, read_json  # noqa: E402
 from training.cards import CardWriter  # noqa: E402
 from training.hub_push import PUSH_IGNORE  # noqa: E402
 
@@ -38,6 +48,9 @@ class DemoArguments:
     max_new_tokens: int = 128
     batch_size: int = field(default=48, metadata={"help": "sequences per batch (48 > 41: one batch)"})
     include_base: bool = field(default=False, metadata={"help": "judge the base model in the same run"})
+    recard: bool = field(
+        default=False, metadata={"help": "only rewrite the card and adapter_config of output_dir/<run name>"}
+    )
 
 
 def ship(run_dir: Path, out_root: Path) -> tuple[Path, int]:
@@ -62,7 +75,35 @@ def ship(run_dir: Path, out_root: Path) -> tuple[Path, int]:
     return target, parse_checkpoint_dirname(best.name)[0]
 
 
+def recipe_from_card(card: Path) -> dict:
+    """The recipe a card's table shows, read back; refused unless it renders to the same table again."""
+    import yaml
+
+    from model_cards.card import recipe_table
+
+    rows = re.findall(r"^\| `([^`]+)` \| `([^`]*)` \|$", card.read_text(), flags=re.MULTILINE)
+    recipe = {key: yaml.safe_load(value) for key, value in rows}
+    if not recipe or recipe_table(recipe) not in card.read_text():
+        raise SystemExit(f"{card}: its recipe table does not read back to the same table; rerun the demo.")
+    return recipe
+
+
+def recard(adapter: Path) -> None:
+    """The adapter's base named by its Hub id in adapter_config.json and a card rendered again."""
+    recipe = recipe_from_card(adapter / CARD)
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = upstream_id(recipe["base_model"])
+    write_text_atomic(adapter / "adapter_config.json", json.dumps(config, indent=2, sort_keys=True))
+    writer = CardWriter(recipe["base_model"], recipe.get("dataset", "sample"), recipe)
+    writer.write_checkpoint_card(adapter, run=adapter.name)
+    print(f"{adapter}: base {config['base_model_name_or_path']}, card rewritten")
+
+
 def main(args: DemoArguments) -> None:
+    if args.recard:
+        for run in args.runs:
+            recard(Path(args.output_dir) / Path(run).name)
+        return
     from evaluation.api import EvalConfig, evaluate_models
     from evaluation.benchmark import STUDY_PRESET, load_benchmark
 

@@ -136,12 +136,9 @@ def branch_choices(path: Path | None = None, hub: Hub | None = None) -> list[Mod
 
 def same_base(a: str, b: str) -> bool:
     """Whether two base-model names are the same model (an embedded alias is its upstream Hub id)."""
-    from codegen_lab.embedded import EMBEDDED_MODELS
+    from codegen_lab.embedded import upstream_id
 
-    def upstream(name: str) -> str:
-        return EMBEDDED_MODELS[name].hub_id if name in EMBEDDED_MODELS else name.split("@")[0]
-
-    return upstream(a) == upstream(b)
+    return upstream_id(a).split("@")[0] == upstream_id(b).split("@")[0]
 
 
 def model_choices(base_model: str) -> list[ModelChoice]:

@@ -12,6 +12,7 @@ import gradio as gr
 
 from codegen_lab.hub import Hub, HubError
 from codegen_lab.naming import slugify
+from model_cards.card import usage_snippet
 from space.catalog import ModelChoice, model_choices
 
 
@@ -22,22 +23,14 @@ def download_command(choice: ModelChoice) -> str:
 
 
 def peft_snippet(choice: ModelChoice, base_model: str) -> str:
+    """The cards' loading snippet for this adapter; the base it names is the adapter's own (else the
+    engine's), an embedded alias as its Hub id."""
     base = choice.base_model or base_model
     if Path(base).is_absolute():  # a local folder (e.g. the embedded model's cache): name the engine's base
         base = base_model
-    if base.startswith("embedded:"):
-        base = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what the embedded alias converts
     if choice.repo is None:
-        where, revision = str(choice.path), ""
-    else:
-        where, revision = choice.repo, f', revision="{choice.revision}"'
-    return (
-        "from peft import PeftModel\n"
-        "from transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
-        f'base = AutoModelForCausalLM.from_pretrained("{base}")\n'
-        f'tokenizer = AutoTokenizer.from_pretrained("{base}")\n'
-        f'model = PeftModel.from_pretrained(base, "{where}"{revision})\n'
-    )
+        return usage_snippet(base, str(choice.path))
+    return usage_snippet(base, choice.repo, choice.revision)
 
 
 def zip_adapter(choice: ModelChoice) -> Path:

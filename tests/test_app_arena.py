@@ -160,8 +160,20 @@ def test_catalog_and_downloads(tiny_model_dir, tiny_adapters, tmp_path, monkeypa
         f"hf download {hub[0].repo} --revision {hub[0].revision} --local-dir {hub[0].repo.split('/')[1]}"
     )
     snippet = peft_snippet(hub[0], "tiny")
-    assert f'PeftModel.from_pretrained(base, "{hub[0].repo}", revision="{hub[0].revision}")' in snippet
+    assert (
+        f'AutoPeftModelForCausalLM.from_pretrained("{hub[0].repo}", revision="{hub[0].revision}")' in snippet
+    )
+    assert 'AutoTokenizer.from_pretrained("tiny")' in snippet
     compile(snippet, "snippet", "exec")
+    # an embedded base is named by its own Hub id: Qwen's adapters never get a SmolLM2 snippet
+    qwen = "embedded:qwen2.5-coder-1.5b"
+    demo = {c.label: c for c in model_choices(qwen) if c.source == "demo"}
+    assert set(demo) == {"demo: deep-qwen-demo", "demo: diverse-qwen-demo"}
+    snippet = peft_snippet(demo["demo: deep-qwen-demo"], qwen)
+    assert f'AutoPeftModelForCausalLM.from_pretrained("{demo["demo: deep-qwen-demo"].path}")' in snippet
+    assert 'AutoTokenizer.from_pretrained("Qwen/Qwen2.5-Coder-1.5B-Instruct")' in snippet
+    assert "Qwen/Qwen2.5-Coder-1.5B-Instruct" in peft_snippet(hub[0], qwen)  # base unknown: the engine's
+    assert "HuggingFaceTB/SmolLM2-135M-Instruct" in peft_snippet(hub[0], "embedded:smollm2")
 
     archive = zip_adapter(local[0])
     with zipfile.ZipFile(archive) as zf:

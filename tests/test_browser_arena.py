@@ -120,7 +120,7 @@ def test_arena_two_adapters_stream_judge_and_every_tab(app_server, browser_page,
 
     page.get_by_role("tab", name="Downloads").click()
     pick(page, "#downloads-adapter", labels["deep"])
-    page.wait_for_function("document.body.innerText.includes('PeftModel.from_pretrained')")
+    page.wait_for_function("document.body.innerText.includes('AutoPeftModelForCausalLM.from_pretrained')")
     page.click("#downloads-zip")
     page.locator("#downloads-file a[href*='.zip'], #downloads-file :text('.zip')").first.wait_for(
         timeout=30_000

@@ -85,7 +85,11 @@ def test_adapter_card_model_index_round_trips(tmp_path):
     assert index["name"] == "deep-study @ step 300"
     assert index["results"][0]["metrics"][0]["value"] == pytest.approx(0.122)
     body = text.split("---", 2)[2]
-    assert 'PeftModel.from_pretrained(base, "someone/deep-study-lora", revision="step-000300")' in body
+    assert (
+        'AutoPeftModelForCausalLM.from_pretrained("someone/deep-study-lora", revision="step-000300")' in body
+    )
+    assert 'AutoTokenizer.from_pretrained("Qwen/Qwen2.5-Coder-1.5B-Instruct")' in body
+    assert meta["base_model_relation"] == "adapter" and "GGUF" not in body  # a Hub base needs no provenance
     assert "training/recipes/deep.yaml" in body and "![Training curves" in body and "loss_curves.png" in body
     for key, value in (
         ("lora_alpha", "64"),
@@ -104,11 +108,33 @@ def test_adapter_card_without_evaluation_or_hub_ids(tmp_path):
     )
     data, meta = read_back(text, tmp_path)
     assert data.base_model is None and data.datasets is None and data.eval_results is None
-    assert "model-index" not in meta and "Not evaluated yet." in text
-    embedded = ModelCard(
-        render_adapter_card(base_model="embedded:smollm2", dataset="sample:deep", training_args={}, step=5)
-    ).data
-    assert embedded.base_model == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert "model-index" not in meta and "base_model_relation" not in meta and "Not evaluated yet." in text
+    assert f'AutoTokenizer.from_pretrained("{local_base}")' in text  # a folder is named as it is
+
+
+@pytest.mark.parametrize(
+    ("alias", "hub_id", "gguf"),
+    [
+        ("embedded:smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+        (
+            "embedded:qwen2.5-coder-1.5b",
+            "Qwen/Qwen2.5-Coder-1.5B-Instruct",
+            "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        ),
+    ],
+)
+def test_embedded_bases_are_cited_by_their_hub_id_with_the_gguf_they_came_from(alias, hub_id, gguf, tmp_path):
+    adapter = render_adapter_card(base_model=alias, dataset="sample:deep", training_args={}, step=5)
+    run = render_run_card(
+        run_name="deep-smoke", base_model=alias, dataset="sample:deep", training_args={}, checkpoints=[]
+    )
+    for text in (adapter, run):
+        data, meta = read_back(text, tmp_path)
+        assert data.base_model == hub_id and meta["base_model_relation"] == "adapter"
+        body = text.split("---", 2)[2]
+        assert f"**{hub_id}**" in body and f"`{gguf}`" in body and f"`{alias}`" in body
+        assert f'AutoTokenizer.from_pretrained("{hub_id}")' in body
+        assert 'from_pretrained("embedded:' not in body
 
 
 def test_adapter_card_with_validation_and_test_results(tmp_path):
@@ -196,6 +222,7 @@ def test_run_card_explicit_best_and_main(tmp_path):
     )
     data, meta = read_back(text, tmp_path)
     assert data.base_model == "HuggingFaceTB/SmolLM2-135M-Instruct" and "model-index" not in meta
+    assert 'from_pretrained("your-username/diverse-smoke", revision="step-000040")' in text
     assert "| 40 **(best)** | 2 |" in text and "`main` holds the adapter of step 40" in text
 
 

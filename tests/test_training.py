@@ -3,7 +3,9 @@ LossGuard, push failures, resume, and the smoke recipe on the embedded model."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -127,6 +129,67 @@ def test_a_tiny_run_writes_checkpoints_cards_metrics_curves_and_one_branch_each(
     assert "`step-000002`" in card and "`step-000004`" in card and "**(best)**" in card
 
 
+def put_in_hub_cache(cache: Path, repo_id: str, revision: str, folder: Path) -> None:
+    """``folder`` as revision ``revision`` of ``repo_id`` in a huggingface_hub cache (read with HF_HUB_OFFLINE)."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    commit = hashlib.sha1(f"{repo_id}@{revision}".encode()).hexdigest()  # any 40 hex digits name a commit
+    shutil.copytree(folder, repo / "snapshots" / commit)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / revision).write_text(commit)
+
+
+LOADED_AS_SAVED = """
+import sys, torch
+from peft import get_peft_model_state_dict
+from safetensors.torch import load_file
+saved, base = load_file(sys.argv[1]), load_file(sys.argv[2])
+loaded = get_peft_model_state_dict(model)
+assert loaded.keys() == saved.keys() and all(torch.equal(loaded[k], saved[k]) for k in saved), "adapter"
+assert torch.equal(model.get_input_embeddings().weight, base["model.embed_tokens.weight"]), "base"
+assert tokenizer("print(1)")["input_ids"], "tokenizer"
+print(type(model).__name__, model.peft_config["default"].base_model_name_or_path)
+"""
+
+
+def test_a_run_on_an_embedded_alias_saves_an_adapter_its_card_snippet_loads(
+    tiny_model_dir, tmp_path, monkeypatch
+):
+    """adapter_config and the card name the alias's Hub id, so the card's snippet (plain
+    AutoPeftModelForCausalLM) loads the checkpoint from a Hub cache holding that id, offline."""
+    cache = tmp_path / "cache"  # the converted embedded model's place: the tiny model stands in for SmolLM2
+    shutil.copytree(tiny_model_dir, cache / "embedded" / "SmolLM2-135M-Instruct")
+    monkeypatch.setenv("CODEGEN_LAB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # PEFT's save looks the Hub id up for its vocabulary check
+    out = tmp_path / "alias-deep"
+    run(
+        tiny_model_dir, out, "--model_name_or_path", "embedded:smollm2",
+        "--max_steps", "2", "--save_steps", "2", "--evaluate_on_save", "false", "--push_to_hub", "false",
+    )  # fmt: skip
+    checkpoint = out / "checkpoint-step-2-epoch-1"
+    config = json.loads((checkpoint / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    card = (checkpoint / "README.md").read_text()
+    assert (
+        "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in card and "base_model_relation: adapter" in card
+    )
+    assert json.loads((out / "run_state.json").read_text())["recipe"]["base_model"] == "embedded:smollm2"
+
+    hf_cache = tmp_path / "hf-cache"
+    put_in_hub_cache(hf_cache, "HuggingFaceTB/SmolLM2-135M-Instruct", "main", tiny_model_dir)
+    put_in_hub_cache(hf_cache, "your-username/alias-deep", "step-000002", checkpoint)
+    snippet = card.split("```python\n", 1)[1].split("```", 1)[0]
+    assert (
+        'AutoPeftModelForCausalLM.from_pretrained("your-username/alias-deep", revision="step-000002")'
+        in snippet
+    )
+    command = [sys.executable, "-c", snippet + LOADED_AS_SAVED]
+    command += [str(checkpoint / "adapter_model.safetensors"), str(tiny_model_dir / "model.safetensors")]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(hf_cache), "HF_HOME": str(tmp_path)}
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["PeftModelForCausalLM", "HuggingFaceTB/SmolLM2-135M-Instruct"]
+
+
 def test_loss_guard_stops_a_run_whose_loss_is_above_the_threshold(tiny_model_dir, tmp_path):
     out = tmp_path / "exploding"
     state = run(
@@ -239,5 +302,5 @@ def test_smoke_recipe_runs_on_the_embedded_model(tmp_path, local_hub):
     assert "tokens/s" in done.stdout
     assert (out / "checkpoint-step-1-epoch-1" / "adapter_model.safetensors").is_file()
     config = json.loads((out / "checkpoint-step-1-epoch-1" / "adapter_config.json").read_text())
-    assert config["base_model_name_or_path"] == "embedded:smollm2"  # the name given, not the cache folder
+    assert config["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"  # not the cache folder
     assert Hub(root=local_hub).list_branches("local/smoke") == ["main", "step-000001"]

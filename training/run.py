@@ -77,6 +77,7 @@ def load_model(training_args, model_args):
     import torch
     from transformers import AutoModelForCausalLM
 
+    from codegen_lab.embedded import upstream_id
     from codegen_lab.models import resolve_model_path
 
     dtype = model_args.dtype or (
@@ -87,9 +88,9 @@ def load_model(training_args, model_args):
         dtype=dtype,
         attn_implementation=model_args.attn_implementation,
     )
-    model.name_or_path = (
-        model_args.model_name_or_path
-    )  # adapter_config names the base as given, not a cache path
+    # adapter_config names the base as given (an embedded alias as its Hub id), not a cache path, so
+    # AutoPeftModelForCausalLM can load the adapter anywhere
+    model.name_or_path = upstream_id(model_args.model_name_or_path)
     return model
 
 

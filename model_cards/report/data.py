@@ -112,6 +112,8 @@ def load_run_folder(path: Path, name: str | None = None, source: str = "local", 
     run = Run(name=name, arm=naming.arm_of(name), source=source, location=location or str(path))
     run.loss_history = loss_curves(_load_json(path / "loss_history.json"))
     run.run_state = _load_json(path / "run_state.json")
+    # the base as the run was given it (an embedded alias loads offline; adapter_config names its Hub id)
+    trained_on = ((run.run_state or {}).get("recipe") or {}).get("base_model")
     by_step: dict[int, Checkpoint] = {}
     for folder in sorted(p for p in path.iterdir() if p.is_dir()):
         parsed = naming.parse_checkpoint_dirname(folder.name)
@@ -119,8 +121,8 @@ def load_run_folder(path: Path, name: str | None = None, source: str = "local", 
             continue
         step, epoch = parsed
         adapter = str(folder) if (folder / "adapter_config.json").is_file() else None
-        base = None
-        if adapter:
+        base = trained_on
+        if adapter and not base:
             base = json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path")
         by_step[step] = Checkpoint(
             run=name,

@@ -268,11 +268,9 @@ class Hub:
 
     def user_token(self) -> str | None:
         """The token this client sends: HF_TOKEN, else the one `hf auth login` stored."""
-        if self.token or self.root is not None:
-            return self.token
         from huggingface_hub import get_token
 
-        return get_token()
+        return self.token or get_token()
 
     # -- helpers ------------------------------------------------------------------------------
     def _api(self):

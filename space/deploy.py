@@ -33,16 +33,23 @@ class DeployArguments:
     hardware: str | None = field(
         default=None, metadata={"help": "request this hardware (cpu-basic or zero-a10g); default: leave it"}
     )
-    private: bool = field(default=False, metadata={"help": "create the Space private (an existing one keeps its visibility)"})
-    token_secret: bool = field(
-        default=False, metadata={"help": "store your token as the Space's HF_TOKEN secret (private adapter repos)"}
+    private: bool = field(
+        default=False, metadata={"help": "create the Space private (an existing one keeps its visibility)"}
     )
-    base_model: str = field(default=SPACE_VARIABLES["BASE_MODEL"], metadata={"help": "the Space's BASE_MODEL"})
+    token_secret: bool = field(
+        default=False,
+        metadata={"help": "store your token as the Space's HF_TOKEN secret (private adapter repos)"},
+    )
+    base_model: str = field(
+        default=SPACE_VARIABLES["BASE_MODEL"], metadata={"help": "the Space's BASE_MODEL"}
+    )
     arena_engine: str | None = field(
         default=None,
         metadata={"help": "the Space's ARENA_ENGINE; default llama.cpp, transformers on zero-a10g (a GPU)"},
     )
-    source_dir: str = field(default=str(REPO_ROOT), metadata={"help": "the git checkout whose HEAD is uploaded"})
+    source_dir: str = field(
+        default=str(REPO_ROOT), metadata={"help": "the git checkout whose HEAD is uploaded"}
+    )
 
 
 class DeployError(ValueError):
@@ -68,9 +75,14 @@ def export_committed_tree(source: Path, target: Path) -> list[str]:
     with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
         archive.extractall(target, filter="data")
         names = sorted(m.name for m in archive.getmembers() if m.isfile())
-    dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+    )
     if dirty.stdout.strip():
-        print(f"note: {source} has uncommitted changes; only the committed tree (HEAD) is uploaded.", file=sys.stderr)
+        print(
+            f"note: {source} has uncommitted changes; only the committed tree (HEAD) is uploaded.",
+            file=sys.stderr,
+        )
     return names
 
 
@@ -84,7 +96,9 @@ def deploy(args: DeployArguments, hub: Hub | None = None) -> str:
     if args.token_secret:
         token = hub.user_token()
         if not token:
-            raise DeployError("--token_secret stores your token on the Space: set HF_TOKEN or run `hf auth login`.")
+            raise DeployError(
+                "--token_secret stores your token on the Space: set HF_TOKEN or run `hf auth login`."
+            )
         secrets["HF_TOKEN"] = token
     with tempfile.TemporaryDirectory(prefix="space-deploy-") as tree:
         tree = Path(tree)

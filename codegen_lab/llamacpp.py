@@ -51,7 +51,8 @@ def is_installed() -> bool:
 def base_gguf(base: str) -> Path | None:
     """The GGUF file of a base spec, or None when it has none: the one place a base becomes a GGUF.
 
-    An embedded alias has its verified file; a local folder holding exactly one ``*.gguf`` has that one.
+    An embedded alias has its verified file; a local folder holding exactly one ``*.gguf`` has that one;
+    a Hub id with a known official GGUF (``codegen_lab.hub_gguf``) has that file, downloaded and verified.
     """
     if base.startswith("embedded:"):
         from codegen_lab.embedded import EmbeddedModelError, gguf_path
@@ -61,8 +62,16 @@ def base_gguf(base: str) -> Path | None:
         except EmbeddedModelError as err:
             raise ModelLoadError(str(err)) from err
     folder = Path(base).expanduser()
-    files = sorted(folder.glob("*.gguf")) if folder.is_dir() else []
-    return files[0] if len(files) == 1 else None
+    if folder.is_dir():
+        files = sorted(folder.glob("*.gguf"))
+        return files[0] if len(files) == 1 else None
+    from codegen_lab.hub import HubError
+    from codegen_lab.hub_gguf import HubGGUFError, hub_gguf
+
+    try:
+        return hub_gguf(base)
+    except (HubError, HubGGUFError) as err:
+        raise ModelLoadError(f"The GGUF of {base}: {err}") from err
 
 
 def choose_engine(requested: str, base: str) -> tuple[str, str]:
@@ -73,10 +82,15 @@ def choose_engine(requested: str, base: str) -> tuple[str, str]:
     if requested == "transformers":
         return requested, "asked for"
     if requested == "llama.cpp":
+        from codegen_lab.hub_gguf import HUB_GGUFS
+
         if not is_installed():
             raise ModelLoadError("--engine llama.cpp needs llama-cpp-python: run `make llama-cpp` first.")
         if base_gguf(base) is None:
-            raise ModelLoadError(f"--engine llama.cpp needs a GGUF base; {base!r} has no GGUF file.")
+            raise ModelLoadError(
+                f"--engine llama.cpp needs a GGUF base; {base!r} has no GGUF file (an embedded alias, a folder "
+                "with one .gguf, or a Hub id with a known GGUF: " + ", ".join(HUB_GGUFS) + ")."
+            )
         return requested, "asked for"
     import torch
 

@@ -5,7 +5,7 @@
 # vendor/llama.cpp/convert_lora_to_gguf.py turns PEFT adapters into GGUF LoRAs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VERSION=0.3.36
+VERSION=$(sed -n 's/^llama-cpp-python==//p' requirements.txt)  # the one pin, also what a Space builds
 SRC=.venv/src
 PIP=(.venv/bin/python -m pip --disable-pip-version-check)
 mkdir -p "$SRC"

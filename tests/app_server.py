@@ -60,9 +60,16 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_app(
-    env: dict[str, str] | None = None, *, timeout: float = 240.0, host: str = "127.0.0.1"
+    env: dict[str, str] | None = None,
+    *,
+    timeout: float = 240.0,
+    host: str = "127.0.0.1",
+    command: list[str] | None = None,
+    cwd: Path = REPO_ROOT,
 ) -> Iterator[str]:
     """Serve ``app.py`` on a free port of ``host`` with ``env`` added to this process's environment.
+
+    ``command`` replaces ``python app.py`` (another user, another interpreter), run in ``cwd``.
 
     The address goes through Gradio's own variables, as on a Space (``GRADIO_SERVER_NAME``/``_PORT``).
     Yields the base URL once the page answers; the server (its whole process group) is stopped on exit.
@@ -74,8 +81,8 @@ def running_app(
     url = f"http://{lan_address() if host == '0.0.0.0' else host}:{port}/"  # 0.0.0.0: reach it from outside
     with tempfile.TemporaryFile(mode="w+") as log:
         proc = subprocess.Popen(
-            [sys.executable, str(REPO_ROOT / "app.py")],
-            cwd=REPO_ROOT,
+            command or [sys.executable, str(REPO_ROOT / "app.py")],
+            cwd=cwd,
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,7 +1,7 @@
 """Sandboxed judge workers ("zygotes"), seen from the judge: start them, hand them one program at a time.
 
-Each worker is ``python -I evaluation/sandbox_worker.py FD`` (inside: sandbox_worker.py and
-sandbox_program.py), started once in the isolation evaluation/isolation.py picks, and reused. The judge
+Each worker is ``python -I evaluation/judge/sandbox_worker.py FD`` (inside: sandbox_worker.py and
+sandbox_program.py), started once in the isolation isolation.py picks, and reused. The judge
 talks to it over a SOCK_SEQPACKET socket: control messages only, plus file descriptors. A test's input
 goes in as a sealed, read-only memfd; stdout, stderr and a functional result come back through pipes
 whose read ends only the judge holds. Expected outputs, other tests and the evaluator's environment

@@ -138,10 +138,15 @@ def evaluations(content: Mapping | Sequence[Mapping] | None) -> list[Mapping]:
     return [item for item in items if "pass@1" in (item.get("metrics") or {})]
 
 
+def validation_evaluation(content: Mapping | Sequence[Mapping] | None) -> Mapping | None:
+    """The validation evaluation (``metrics``, ``benchmark``, ``results_file``), None if never judged on it."""
+    return next((e for e in evaluations(content) if e.get("split") == "validation"), None)
+
+
 def validation_pass_at_1(content: Mapping | Sequence[Mapping] | None) -> float | None:
     """The number a checkpoint is chosen by; None when it was never judged on the validation benchmark."""
-    passes = [e["metrics"]["pass@1"] for e in evaluations(content) if e.get("split") == "validation"]
-    return passes[0] if passes else None
+    evaluation = validation_evaluation(content)
+    return evaluation["metrics"]["pass@1"] if evaluation else None
 
 
 def test_metrics(content: Mapping | None) -> dict:

@@ -105,15 +105,17 @@ def evaluation_block(results: Mapping, results_file: str | None) -> dict:
     return {"metrics": results["metrics"], "benchmark": results["benchmark"], "results_file": results_file}
 
 
-def write_metrics(checkpoint: Path, split: str, block: Mapping) -> dict:
+def write_metrics(checkpoint: Path, split: str, block: Mapping, keep_validation: bool = True) -> dict:
     """Record an evaluation: the top level is the reported one (test once done), ``validation`` is kept.
 
-    Selection reads only ``validation``, so a test run never replaces the number the checkpoint was chosen by.
+    Selection reads only ``validation``, so a test run never replaces the number the checkpoint was chosen
+    by; a copy whose weights changed (a demo adapter in bf16) drops it with ``keep_validation=False``.
     """
     if split == "validation":
         metrics = {"split": "validation", **block, "validation": dict(block)}
     else:
-        metrics = {"split": split, **block, "validation": read_metrics(checkpoint).get("validation")}
+        validation = read_metrics(checkpoint).get("validation") if keep_validation else None
+        metrics = {"split": split, **block, "validation": validation}
     write_json_atomic(checkpoint / METRICS, metrics)
     return metrics
 

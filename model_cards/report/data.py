@@ -169,6 +169,14 @@ def load_results_folder(path: Path) -> list[Run]:
     return list(runs.values())
 
 
+def revision_step(revision: run_folder.HubRevision) -> int:
+    """A checkpoint branch's step; ``main`` holding a single adapter: the step its results name, else 0."""
+    if revision.step is not None:
+        return revision.step
+    steps = [results_step(read_results(f)) for f, _ in revision.results_candidates() if is_results_file(f)]
+    return steps[0] if steps else 0
+
+
 def load_hub_run(repo_id: str, hub: Hub) -> Run:
     """A run pushed to the Hub: main holds the run files, each of run_folder.run_branches one checkpoint."""
     main = run_folder.download_revision(hub, repo_id, "main")
@@ -177,9 +185,7 @@ def load_hub_run(repo_id: str, hub: Hub) -> Run:
     )
     by_step = {c.step: c for c in run.checkpoints}
     for revision in run_folder.hub_checkpoints(hub, repo_id):
-        step = (
-            revision.step if revision.step is not None else 0
-        )  # main's single adapter, as results_step counts it
+        step = revision_step(revision)
         checkpoint = by_step.setdefault(
             step, Checkpoint(run=run.name, arm=run.arm, step=step, results=None, results_path=None)
         )

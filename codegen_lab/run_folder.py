@@ -22,10 +22,14 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codegen_lab.files import write_json_atomic
 from codegen_lab.naming import parse_branch_name, parse_checkpoint_dirname
 from codegen_lab.selection import Candidate
+
+if TYPE_CHECKING:
+    from codegen_lab.hub import Hub
 
 RUN_STATE = "run_state.json"
 LOSS_HISTORY = "loss_history.json"
@@ -48,6 +52,7 @@ def read_json(path: Path) -> dict:
 
 # -- the run's own files ------------------------------------------------------------------------------
 def read_run_state(run_dir: str | Path) -> dict:
+    """The run's run_state.json, ``{}`` until LossGuard or the end of the run writes it."""
     return read_json(Path(run_dir) / RUN_STATE)
 
 
@@ -121,6 +126,7 @@ def write_metrics(checkpoint: Path, split: str, block: Mapping, keep_validation:
 
 
 def read_metrics(checkpoint: Path) -> dict:
+    """A checkpoint's metrics.json, ``{}`` before its first evaluation."""
     return read_json(checkpoint / METRICS)
 
 
@@ -151,7 +157,7 @@ def validation_pass_at_1(content: Mapping | Sequence[Mapping] | None) -> float |
     return evaluation["metrics"]["pass@1"] if evaluation else None
 
 
-def test_metrics(content: Mapping | None) -> dict:
+def reported_test_metrics(content: Mapping | None) -> dict:
     """The reported test ``metrics`` block, ``{}`` while only validation ran (no ``split``: a test file)."""
     content = content or {}
     return dict(content.get("metrics") or {}) if content.get("split", "test") == "test" else {}
@@ -176,7 +182,7 @@ def candidates(run_dir: str | Path) -> dict[Path, Candidate]:
 
 
 # -- the run on the Hub -------------------------------------------------------------------------------
-def run_branches(hub, repo: str, revision: str | None = None) -> list[str]:
+def run_branches(hub: Hub, repo: str, revision: str | None = None) -> list[str]:
     """The revisions of a run repo that hold checkpoints: the one rule every Hub reader follows.
 
     A named revision alone; else the ``step-{S:06d}`` branches by step (``main`` only copies the best one
@@ -221,11 +227,12 @@ class HubRevision:
         return [(p, p.relative_to(self.folder).as_posix()) for p in found]
 
 
-def download_revision(hub, repo: str, branch: str) -> HubRevision:
+def download_revision(hub: Hub, repo: str, branch: str) -> HubRevision:
+    """A revision's small files only: readers need metrics, results and the card, never the weights."""
     folder = hub.download(repo, branch, allow_patterns=HUB_RUN_FILES)
     return HubRevision(repo, branch, folder, hub.describe(repo, branch))
 
 
-def hub_checkpoints(hub, repo: str, revision: str | None = None) -> list[HubRevision]:
+def hub_checkpoints(hub: Hub, repo: str, revision: str | None = None) -> list[HubRevision]:
     """Each checkpoint revision of a run repo (``run_branches``), downloaded."""
     return [download_revision(hub, repo, branch) for branch in run_branches(hub, repo, revision)]

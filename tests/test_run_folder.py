@@ -46,8 +46,8 @@ def test_metrics_and_candidates_round_trip_through_the_run_folder(tmp_path):
         ("test", 0.9),
     ]
     assert run_folder.validation_evaluation(read)["results_file"] == "results/validation/30.json"
-    assert run_folder.test_metrics(read)["pass@1"] == 0.9
-    assert run_folder.test_metrics(run_folder.read_metrics(run / checkpoint_dirname(2, 1))) == {}
+    assert run_folder.reported_test_metrics(read)["pass@1"] == 0.9
+    assert run_folder.reported_test_metrics(run_folder.read_metrics(run / checkpoint_dirname(2, 1))) == {}
 
     candidates = run_folder.candidates(run)
     assert (

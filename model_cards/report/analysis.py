@@ -73,7 +73,7 @@ def checkpoint_row(checkpoint: Checkpoint, out_dir: str) -> dict:
     row |= {"step": checkpoint.step, "epoch": checkpoint.epoch, "revision": checkpoint.revision}
     results = checkpoint.results
     if results is None:  # metrics.json only: a test number is reported, but cannot be recomputed
-        metrics = run_folder.test_metrics(checkpoint.metrics)
+        metrics = run_folder.reported_test_metrics(checkpoint.metrics)
         row |= {"n_problems": metrics.get("n_problems"), "n_solved": metrics.get("n_solved")}
         row |= {"pass@1": metrics.get("pass@1"), "ci95": metrics.get("pass@1_ci95"), "results_file": None}
         row["per_problem"] = False

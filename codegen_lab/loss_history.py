@@ -1,4 +1,5 @@
-"""The run's ``loss_history.json``: written by training.callbacks.LossHistory, read by the report and the Space.
+"""The format of a run's loss history file (its name: codegen_lab.run_folder.LOSS_HISTORY): written by
+training.callbacks.LossHistory, read by the report and the Space.
 
 ``{"train": [{"step", "epoch", "loss"}], "validation": [...], "test": [...]}``; a Trainer ``log_history``
 list (records with ``loss``, ``eval_loss``, ``eval_<split>_loss``) is read too.
@@ -9,7 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-LOSS_HISTORY = "loss_history.json"
 # Keys the Trainer logs for the evaluation datasets {"validation": ..., "test": ...}.
 VALIDATION_LOSS = "eval_validation_loss"
 TEST_LOSS = "eval_test_loss"
@@ -57,5 +57,5 @@ def _log_key_split(key: str) -> str | None:
 
 
 def read_loss_curves(path: Path) -> dict[str, list[tuple[int, float]]]:
-    """The curves of a ``loss_history.json`` file (empty when there is none)."""
+    """The curves of a loss history file (empty when there is none)."""
     return loss_curves(json.loads(path.read_text()) if path.is_file() else None)

@@ -14,6 +14,7 @@ import torch
 
 from codegen_lab import EMBEDDED_ALIASES
 from codegen_lab.hub import Hub, HubError
+from codegen_lab.run_folder import ADAPTER_CONFIG
 
 
 class ModelLoadError(ValueError):
@@ -116,7 +117,7 @@ def _contiguous_input(module, args):
 
 def resolve_adapter_path(spec: str, hub: Hub | None = None) -> Path:
     """A local folder with ``adapter_config.json`` for an adapter spec (folder or ``repo@revision``)."""
-    return folder_or_repo(spec, "Adapter", "adapter_config.json", "a folder ", "user/repo@step-000100", hub)
+    return folder_or_repo(spec, "Adapter", ADAPTER_CONFIG, "a folder ", "user/repo@step-000100", hub)
 
 
 def attach_adapters(model, adapters: dict[str, str], hub: Hub | None = None):

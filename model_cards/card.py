@@ -1,8 +1,9 @@
 """Hub model cards: one per pushed adapter (checkpoint branch) and one for a run's ``main`` branch.
 
 Inputs are plain dicts: the training arguments, and per checkpoint the contents of its ``metrics.json``
-(the results file's ``metrics`` and ``benchmark`` blocks). Pass@1 with its 95 % interval and the test
-scope go into ``model-index`` so the Hub shows them and tools can read them back:
+(the results file's ``metrics`` and ``benchmark`` blocks; read by codegen_lab.run_folder). Pass@1 with
+its 95 % interval and the test scope go into ``model-index`` so the Hub shows them and tools can read
+them back:
 
     from model_cards.card import render_adapter_card
     text = render_adapter_card(base_model="Qwen/Qwen2.5-Coder-1.5B-Instruct", dataset="Naholav/CodeGen-Deep-5K",
@@ -17,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from codegen_lab import run_folder
 from codegen_lab.embedded import EMBEDDED_MODELS, upstream_id
 from codegen_lab.naming import arm_of, branch_name
 
@@ -49,22 +51,6 @@ def base_provenance(base_model: str) -> str:
         f"`{model.alias}` and dequantizes to bf16; the adapter loads on the Hub model itself, whose "
         "outputs can differ slightly from the quantized copy's."
     )
-
-
-def as_list(evaluations: Mapping | Sequence[Mapping] | None) -> list[Mapping]:
-    """``metrics.json`` content(s) as a list of evaluations; entries without Pass@1 are left out.
-
-    An evaluation may name its role in ``split`` (``validation``/``test``); a test evaluation may carry
-    the checkpoint's validation evaluation under ``validation``, which is listed first."""
-    if evaluations is None:
-        return []
-    items = []
-    for item in [evaluations] if isinstance(evaluations, Mapping) else evaluations:
-        nested = item.get("validation")
-        if isinstance(nested, Mapping) and item.get("split") != "validation":
-            items.append({**nested, "split": "validation"})
-        items.append(item)
-    return [item for item in items if "pass@1" in (item.get("metrics") or {})]
 
 
 def benchmark_label(benchmark: Mapping) -> tuple[str | None, str]:
@@ -218,12 +204,12 @@ def render_adapter_card(
     evaluations: Mapping | Sequence[Mapping] | None = None,
     dataset_split: str = "train",
     train_command: str | None = None,
-    loss_curves: str | None = "loss_curves.png",
+    loss_curves: str | None = run_folder.LOSS_CURVES,
     license: str = "apache-2.0",
     tags: Sequence[str] = (),
 ) -> str:
     """The card of one adapter; ``revision`` defaults to the checkpoint's branch ``step-{S:06d}``."""
-    evaluations = as_list(evaluations)
+    evaluations = run_folder.evaluations(evaluations)
     revision = revision or (branch_name(step) if step is not None else "main")
     repo_id = repo_id or f"your-username/{run_name or 'codegen-lora'}"
     name = f"{run_name or repo_id.split('/')[-1]}" + (f" @ step {step}" if step is not None else "")
@@ -289,7 +275,7 @@ def render_run_card(
     stop_reason: str | None = None,
     dataset_split: str = "train",
     train_command: str | None = None,
-    loss_curves: str | None = "loss_curves.png",
+    loss_curves: str | None = run_folder.LOSS_CURVES,
     license: str = "apache-2.0",
     tags: Sequence[str] = (),
 ) -> str:
@@ -357,25 +343,23 @@ interval.
     return card_text(data, body)
 
 
-def checkpoint_evaluations(checkpoint: Mapping[str, Any]) -> list[Mapping]:
+def checkpoint_metrics(checkpoint: Mapping[str, Any]) -> Mapping | Sequence[Mapping] | None:
+    """A card row's metrics.json content(s): under ``evaluations``, or merged into the row."""
     if "evaluations" in checkpoint:
-        return as_list(checkpoint["evaluations"])
-    return as_list(checkpoint) if "metrics" in checkpoint else []
+        return checkpoint["evaluations"]
+    return checkpoint if "metrics" in checkpoint else None
+
+
+def checkpoint_evaluations(checkpoint: Mapping[str, Any]) -> list[Mapping]:
+    return run_folder.evaluations(checkpoint_metrics(checkpoint))
 
 
 def best_by_validation(checkpoints: Sequence[Mapping[str, Any]]) -> int | None:
     """The run's best checkpoint by codegen_lab.selection's rule, from the card's checkpoint rows."""
-    from codegen_lab.selection import Candidate, best_step
+    from codegen_lab.selection import best_step
 
-    def candidate(checkpoint: Mapping[str, Any]) -> Candidate:
-        passes = [
-            e["metrics"]["pass@1"]
-            for e in checkpoint_evaluations(checkpoint)
-            if e.get("split") == "validation"
-        ]
-        return Candidate(checkpoint["step"], passes[0] if passes else None, checkpoint.get("eval_loss"))
-
-    return best_step(map(candidate, checkpoints))[0]
+    rows = [run_folder.candidate(c["step"], checkpoint_metrics(c), c.get("eval_loss")) for c in checkpoints]
+    return best_step(rows)[0]
 
 
 def checkpoint_table(rows: Sequence[Mapping[str, Any]], repo_id: str, best_step: int | None) -> str:

@@ -29,10 +29,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from codegen_lab.embedded import upstream_id  # noqa: E402
-from codegen_lab.files import write_json_atomic, write_text_atomic  # noqa: E402
+from codegen_lab.files import write_text_atomic  # noqa: E402
 from codegen_lab.hub import CHECKPOINT_IGNORE  # noqa: E402
 from codegen_lab.naming import parse_checkpoint_dirname  # noqa: E402
-from training.callbacks import CARD, METRICS, read_json  # noqa: E402
+from codegen_lab.run_folder import (  # noqa: E402
+    ADAPTER_CONFIG,
+    CARD,
+    evaluation_block,
+    read_json,
+    read_run_state,
+    write_metrics,
+)
 from training.cards import CardWriter  # noqa: E402
 from training.hub_push import PUSH_IGNORE  # noqa: E402
 
@@ -57,7 +64,7 @@ def ship(run_dir: Path, out_root: Path) -> tuple[Path, int]:
     """The run's best checkpoint as ``out_root/<run>``: adapter weights in bf16, card files, no trainer state."""
     from safetensors.torch import load_file, save_file
 
-    best = run_dir / read_json(run_dir / "run_state.json")["best_checkpoint"]
+    best = run_dir / read_run_state(run_dir)["best_checkpoint"]
     target = out_root / run_dir.name
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -91,9 +98,9 @@ def recipe_from_card(card: Path) -> dict:
 def recard(adapter: Path) -> None:
     """The adapter's base named by its Hub id in adapter_config.json and a card rendered again."""
     recipe = recipe_from_card(adapter / CARD)
-    config = json.loads((adapter / "adapter_config.json").read_text())
+    config = json.loads((adapter / ADAPTER_CONFIG).read_text())
     config["base_model_name_or_path"] = upstream_id(recipe["base_model"])
-    write_text_atomic(adapter / "adapter_config.json", json.dumps(config, indent=2, sort_keys=True))
+    write_text_atomic(adapter / ADAPTER_CONFIG, json.dumps(config, indent=2, sort_keys=True))
     writer = CardWriter(recipe["base_model"], recipe.get("dataset", "sample"), recipe)
     writer.write_checkpoint_card(adapter, run=adapter.name)
     print(f"{adapter}: base {config['base_model_name_or_path']}, card rewritten")
@@ -108,7 +115,7 @@ def main(args: DemoArguments) -> None:
     from evaluation.benchmark import STUDY_PRESET, load_benchmark
 
     runs = [Path(run) for run in args.runs]
-    recipes = {run.name: read_json(run / "run_state.json").get("recipe", {}) for run in runs}
+    recipes = {run.name: read_run_state(run).get("recipe", {}) for run in runs}
     bases = {recipe["base_model"] for recipe in recipes.values()}
     if len(bases) != 1:
         raise SystemExit(
@@ -126,10 +133,8 @@ def main(args: DemoArguments) -> None:
     )
     for name, (adapter, step) in shipped.items():
         results = read_json(paths[name])
-        metrics = {"split": "test", "metrics": results["metrics"], "benchmark": results["benchmark"]}
-        write_json_atomic(
-            adapter / METRICS, metrics | {"results_file": paths[name].as_posix(), "validation": None}
-        )
+        block = evaluation_block(results, paths[name].as_posix())
+        write_metrics(adapter, "test", block, keep_validation=False)  # judged here, in bf16
         recipe = recipes[name]
         CardWriter(base, recipe.get("dataset", "sample"), recipe).write_checkpoint_card(adapter, run=name)
         print(f"{name} (step {step}): pass@1 {results['metrics']['pass@1']:.3f} -> {adapter}, {paths[name]}")

@@ -1,5 +1,5 @@
 """Which models the arena and the downloads tab offer: the base, the demo adapters, every checkpoint of
-the local runs, the Hub models listed in ``space/models.yaml`` and one choice per ``step-*`` branch of its
+the local runs, the Hub models listed in ``space/models.yaml`` and one choice per checkpoint branch of its
 ``repos`` (read again on every call, so a run's checkpoints appear as they are pushed).
 
 A choice's ``spec`` is what the engine loads: ``__base__``, a local folder, or ``repo_id@revision``.
@@ -7,7 +7,6 @@ A choice's ``spec`` is what the engine loads: ``__base__``, a local folder, or `
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -15,8 +14,9 @@ from pathlib import Path
 
 from codegen_lab import BASE_ADAPTER
 from codegen_lab.hub import Hub, HubError
-from codegen_lab.naming import arm_of, parse_branch_name, parse_checkpoint_dirname
+from codegen_lab.naming import arm_of, parse_checkpoint_dirname
 from codegen_lab.paths import REPO_ROOT, outputs_dir
+from codegen_lab.run_folder import ADAPTER_CONFIG, adapter_base, run_branches
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def models_config() -> Path:
 
 def _adapter_base(folder: Path) -> str | None:
     try:
-        return json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path")
+        return adapter_base(folder)
     except (OSError, ValueError):
         return None
 
@@ -60,7 +60,7 @@ def _scan(root: Path, source: str, max_depth: int = 3) -> list[ModelChoice]:
     folders = [
         p.parent
         for depth in range(1, max_depth + 1)
-        for p in root.glob("/".join(["*"] * depth) + "/adapter_config.json")
+        for p in root.glob("/".join(["*"] * depth) + f"/{ADAPTER_CONFIG}")
     ]
     choices = []
     for folder in sorted(set(folders), key=_step_key):
@@ -105,7 +105,7 @@ def hub_choices(path: Path | None = None) -> list[ModelChoice]:
 
 
 def branch_choices(path: Path | None = None, hub: Hub | None = None) -> list[ModelChoice]:
-    """One choice per ``step-*`` branch of each ``repos:`` entry (``repo@revision``: that revision only).
+    """One choice per checkpoint revision of each ``repos:`` entry (codegen_lab.run_folder.run_branches).
 
     A repo that cannot be read is left out with a warning; the leaderboard names the reason.
     """
@@ -121,16 +121,13 @@ def branch_choices(path: Path | None = None, hub: Hub | None = None) -> list[Mod
     choices = []
     for repo, revision in repos:
         try:
-            branches = [revision] if revision else hub.list_branches(repo)
+            branches = run_branches(hub, repo, revision)
         except HubError as err:
             logger.warning("Model lists: %s: %s", repo, err)
             continue
         for branch in branches:
-            if revision or parse_branch_name(branch) is not None:
-                spec = f"{repo}@{branch}"
-                choices.append(
-                    ModelChoice(f"hub: {spec}", spec, "hub", arm_of(repo), repo=repo, revision=branch)
-                )
+            spec = f"{repo}@{branch}"
+            choices.append(ModelChoice(f"hub: {spec}", spec, "hub", arm_of(repo), repo=repo, revision=branch))
     return choices
 
 

@@ -12,6 +12,7 @@ import gradio as gr
 
 from codegen_lab.hub import Hub, HubError
 from codegen_lab.naming import slugify
+from codegen_lab.run_folder import ADAPTER_CONFIG
 from model_cards.card import usage_snippet
 from space.catalog import ModelChoice, model_choices
 
@@ -40,7 +41,7 @@ def zip_adapter(choice: ModelChoice) -> Path:
         if choice.repo is None
         else Hub.from_env().download(choice.repo, choice.revision or "main")
     )
-    if folder is None or not (folder / "adapter_config.json").is_file():
+    if folder is None or not (folder / ADAPTER_CONFIG).is_file():
         raise HubError(f"{choice.label} has no adapter folder to zip.")
     out_dir = Path(tempfile.mkdtemp(prefix="adapter-zip-"))
     archive = shutil.make_archive(str(out_dir / slugify(choice.label)), "zip", root_dir=folder)

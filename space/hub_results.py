@@ -1,13 +1,15 @@
-"""Leaderboard rows from the Hub repos listed in ``space/models.yaml``: per branch, its results files, else
-the checkpoint's ``metrics.json``, else the Pass@1 entries of the README's model-index."""
+"""Leaderboard rows from the Hub repos listed in ``space/models.yaml``: per checkpoint revision (the run
+folder's rule, codegen_lab.run_folder.run_branches), its results files, else the checkpoint's metrics,
+else the Pass@1 entries of the card's model-index."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from codegen_lab import naming
+from codegen_lab import naming, run_folder
 from codegen_lab.hub import Hub
-from evaluation.results import SCHEMA
+from evaluation.results import is_results_file
 from space.rows import ResultsStoreError, Row, describe_benchmark, row_from_results
 
 
@@ -39,22 +41,19 @@ def configured_repos(models_config: Path) -> list[tuple[str, str | None]]:
 
 
 def read_hub_repo(hub: Hub, repo: str, revision: str | None = None) -> list[Row]:
-    """Rows of one Hub repo, per branch: its results files, else ``metrics.json``, else the model-index."""
+    """Rows of one Hub repo, per checkpoint revision: its results files, else its metrics, else the model-index."""
     rows = []
-    for branch in [revision] if revision else hub.list_branches(repo):
-        files = hub.list_files(repo, branch)
-        where = f"{repo}@{branch}"
-        found = []
-        for name in files:
-            if name.endswith(".json") and (name.startswith("results/") or name == "results.json"):
-                data = hub.read_json(repo, name, branch)
-                if isinstance(data, dict) and data.get("schema") == SCHEMA:  # not some other JSON
-                    found.append(row_from_results(data, "Hub", f"{where}/{name}"))
-        if not found and "metrics.json" in files:
-            found = [row_from_metrics(hub.read_json(repo, "metrics.json", branch), repo, branch)]
-        if not found and "README.md" in files:
-            card = hub.download(repo, branch, allow_patterns=["README.md"]) / "README.md"
-            found = rows_from_model_index(card, repo, branch)
+    for checkpoint in run_folder.hub_checkpoints(hub, repo, revision):
+        where = f"{repo}@{checkpoint.branch}"
+        found = [
+            row_from_results(json.loads(file.read_text()), "Hub", f"{where}/{name}")
+            for file, name in checkpoint.results_candidates()
+            if is_results_file(file)  # not some other JSON
+        ]
+        if not found and checkpoint.metrics:
+            found = [row_from_metrics(checkpoint.metrics, repo, checkpoint.branch)]
+        if not found and checkpoint.card:
+            found = rows_from_model_index(checkpoint.card, repo, checkpoint.branch)
         rows += found
     return rows
 
@@ -75,7 +74,7 @@ def _hub_row(repo: str, branch: str, pass_at_1: float, **fields) -> Row:
 
 
 def row_from_metrics(data: dict, repo: str, branch: str) -> Row:
-    """A checkpoint's ``metrics.json`` (the results file's metrics and benchmark blocks)."""
+    """A checkpoint's metrics.json content: its reported evaluation (metrics and benchmark blocks)."""
     metrics, bench = data["metrics"], data.get("benchmark", {})
     ci = metrics.get("pass@1_ci95")
     return _hub_row(

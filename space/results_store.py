@@ -21,6 +21,7 @@ from pathlib import Path
 from codegen_lab.hub import Hub, HubError
 from codegen_lab.loss_history import read_loss_curves
 from codegen_lab.paths import REPO_ROOT, outputs_dir
+from codegen_lab.run_folder import LOSS_HISTORY, RESULTS_DIR
 from space.catalog import models_config
 from space.hub_results import configured_repos, read_hub_repo
 from space.rows import (  # noqa: F401  (re-exported: the leaderboard's and the tests' names)
@@ -157,7 +158,7 @@ class ResultsStore:
         errors = []
         folders = list(self.results_dirs)
         if self.outputs_dir and self.outputs_dir.is_dir():
-            folders += sorted(p for p in self.outputs_dir.glob("**/results") if p.is_dir())
+            folders += sorted(p for p in self.outputs_dir.glob(f"**/{RESULTS_DIR}") if p.is_dir())
         rows = read_local_results(folders)
         if self.models_config:
             try:
@@ -182,12 +183,12 @@ class ResultsStore:
         """Run folders under ``outputs/`` that have a loss history."""
         if not (self.outputs_dir and self.outputs_dir.is_dir()):
             return []
-        return sorted(p.parent.name for p in self.outputs_dir.glob("*/loss_history.json"))
+        return sorted(p.parent.name for p in self.outputs_dir.glob(f"*/{LOSS_HISTORY}"))
 
     def loss_history(self, run: str) -> dict[str, list[tuple[int, float]]]:
-        path = (self.outputs_dir or Path()) / run / "loss_history.json"
+        path = (self.outputs_dir or Path()) / run / LOSS_HISTORY
         if "/" in run or not path.is_file():
-            raise ResultsStoreError(f"Run {run!r} has no loss_history.json under {self.outputs_dir}.")
+            raise ResultsStoreError(f"Run {run!r} has no {LOSS_HISTORY} under {self.outputs_dir}.")
         return read_loss_curves(path)
 
     def compare(self, key_a: str, key_b: str) -> dict:

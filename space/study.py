@@ -16,6 +16,7 @@ import gradio as gr
 
 from codegen_lab.hub import Hub, HubError
 from codegen_lab.paths import REPO_ROOT
+from codegen_lab.run_folder import METRICS
 from model_cards.report import sections
 
 REPORTS_ENV = "STUDY_REPORTS"
@@ -70,7 +71,7 @@ def checkpoint_rows(report: dict) -> list[list]:
             sections.pct(r["pass@1"]),
             sections.ci(r["ci95"]),
             sections.pct(r.get("validation_pass@1")),
-            r["results_file"] or "metrics.json only",
+            r["results_file"] or f"{METRICS} only",
         ]
         for r in report["checkpoints"]
     ]

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from codegen_lab.hub import Hub
+from codegen_lab.run_folder import list_checkpoints
 from evaluation.benchmark import STUDY_BENCHMARK
-from training.callbacks import LossGuard, list_checkpoints
+from training.callbacks import LossGuard
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMOKE = REPO_ROOT / "training" / "recipes" / "smoke.yaml"

@@ -1,14 +1,13 @@
 """Trainer callbacks of a run, one job each: checkpoint names, LossGuard, loss history, evaluation, cards.
 
-They talk through plain files in the run folder (``loss_history.json``, ``run_state.json``, each
-checkpoint's ``metrics.json``), so any of them can be dropped without breaking the others. The Hub push
+They talk through plain files in the run folder (codegen_lab.run_folder: loss history, run state, each
+checkpoint's metrics), so any of them can be dropped without breaking the others. The Hub push
 lives in ``training.hub_push``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
@@ -20,30 +19,14 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from codegen_lab.files import write_json_atomic
-from codegen_lab.loss_history import LOSS_HISTORY, TEST_LOSS, VALIDATION_LOSS, loss_history  # noqa: F401
-from codegen_lab.naming import checkpoint_dirname, parse_checkpoint_dirname
+from codegen_lab.loss_history import VALIDATION_LOSS, loss_history
+from codegen_lab.naming import checkpoint_dirname
+from codegen_lab.run_folder import LOSS_CURVES, LOSS_HISTORY, update_run_state
 
 logger = logging.getLogger(__name__)
 
-RUN_STATE = "run_state.json"
-LOSS_CURVES = "loss_curves.png"
-METRICS = "metrics.json"
-CARD = "README.md"
-
 
 # -- run folder helpers ---------------------------------------------------------------------------
-def read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def update_run_state(output_dir: str | Path, **fields) -> dict:
-    """Merge ``fields`` into ``<output_dir>/run_state.json``."""
-    path = Path(output_dir) / RUN_STATE
-    state = read_json(path) | fields
-    write_json_atomic(path, state)
-    return state
-
-
 def checkpoint_epoch(epoch: float | None) -> int:
     """The 1-based epoch a step belongs to (the study's ``-epoch-{E}``); the last step of epoch 1 is epoch 1."""
     return max(1, math.ceil((epoch or 0.0) - 1e-6))
@@ -51,22 +34,6 @@ def checkpoint_epoch(epoch: float | None) -> int:
 
 def checkpoint_path(output_dir: str | Path, step: int, epoch: float | None) -> Path:
     return Path(output_dir) / checkpoint_dirname(step, checkpoint_epoch(epoch))
-
-
-def list_checkpoints(output_dir: str | Path) -> list[Path]:
-    """The run's ``checkpoint-step-*-epoch-*`` folders, by step."""
-    found = [
-        (parse_checkpoint_dirname(p.name), p)
-        for p in Path(output_dir).glob("checkpoint-step-*")
-        if p.is_dir()
-    ]
-    return [p for parsed, p in sorted((x for x in found if x[0]), key=lambda x: x[0][0])]
-
-
-def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    """What ``--resume_from_checkpoint true`` resumes from (the Trainer only knows ``checkpoint-N``)."""
-    checkpoints = [p for p in list_checkpoints(output_dir) if (p / "trainer_state.json").is_file()]
-    return checkpoints[-1] if checkpoints else None
 
 
 def _barrier() -> None:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from codegen_lab.files import write_text_atomic
 from codegen_lab.naming import parse_checkpoint_dirname
-from training.callbacks import (
+from codegen_lab.run_folder import (
     CARD,
     LOSS_CURVES,
     LOSS_HISTORY,
-    METRICS,
-    RUN_STATE,
     list_checkpoints,
     read_json,
+    read_metrics,
+    read_run_state,
 )
 
 
@@ -44,7 +44,7 @@ class CardWriter:
             repo_id=self.hub_repo,
             revision=None if run is None else "main",
             run_name=run or checkpoint.parent.name,
-            evaluations=read_json(checkpoint / METRICS) or None,
+            evaluations=read_metrics(checkpoint) or None,
             train_command=self.train_command,
             loss_curves=LOSS_CURVES if (checkpoint / LOSS_CURVES).is_file() else None,
         )
@@ -67,7 +67,7 @@ class CardWriter:
                     "epoch": epoch,
                     "train_loss": last_train[-1] if last_train else None,
                     "eval_loss": validation.get(step),
-                    "evaluations": read_json(checkpoint / METRICS) or [],
+                    "evaluations": read_metrics(checkpoint) or [],
                 }
             )
         text = render_run_card(
@@ -78,7 +78,7 @@ class CardWriter:
             checkpoints=rows,
             repo_id=self.hub_repo,
             best_step=parse_checkpoint_dirname(best.name)[0] if best else None,
-            stop_reason=read_json(output_dir / RUN_STATE).get("stop_reason"),
+            stop_reason=read_run_state(output_dir).get("stop_reason"),
             train_command=self.train_command,
             loss_curves=LOSS_CURVES if (output_dir / LOSS_CURVES).is_file() else None,
         )

@@ -1,8 +1,7 @@
 """Judge checkpoints with the evaluation API and pick the run's best one by validation, never by test.
 
-``metrics.json`` beside an adapter holds the reported evaluation (``split`` = ``test`` once the final
-test run is done, else ``validation``) as ``metrics``/``benchmark``/``results_file``, plus the
-validation evaluation under ``validation`` whenever there was one.
+Each evaluation is recorded in the checkpoint's metrics file by codegen_lab.run_folder (its layout lives
+there), and the best checkpoint is chosen from that module's candidate list.
 """
 
 from __future__ import annotations
@@ -12,9 +11,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codegen_lab import run_folder
 from codegen_lab.naming import parse_checkpoint_dirname
-from codegen_lab.selection import BY_LOSS, BY_PASS, Candidate, best_step
-from training.callbacks import LOSS_HISTORY, METRICS, list_checkpoints, read_json, write_json_atomic
+from codegen_lab.selection import BY_LOSS, BY_PASS, best_step
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ class CheckpointEvaluator:
         from evaluation.api import EvalConfig, default_adapter_name, evaluate_models
 
         run_dir = checkpoint.parent
-        out_dir = run_dir / "results" / ("validation" if split == "validation" else "")
+        out_dir = run_folder.results_dir(run_dir, split)
         name = default_adapter_name(str(checkpoint))
         step = parse_checkpoint_dirname(checkpoint.name)[0]
         logger.info("Evaluating %s on the %s benchmark", name, split)
@@ -57,39 +56,22 @@ class CheckpointEvaluator:
             model_info={"run": run_dir.name, "step": step, "source": "local"},
         )
         results = json.loads(paths[name].read_text())
-        block = {
-            "metrics": results["metrics"],
-            "benchmark": results["benchmark"],
-            "results_file": paths[name].relative_to(run_dir).as_posix(),
-        }
-        metrics = read_json(checkpoint / METRICS)
-        if split == "validation":
-            metrics = {"split": "validation", **block, "validation": block}
-        else:
-            metrics = {"split": "test", **block, "validation": metrics.get("validation")}
-        write_json_atomic(checkpoint / METRICS, metrics)
+        block = run_folder.evaluation_block(results, paths[name].relative_to(run_dir).as_posix())
+        metrics = run_folder.write_metrics(checkpoint, split, block)
         logger.info("%s %s pass@1 = %.3f", name, split, block["metrics"]["pass@1"])
         return metrics
 
 
 def best_checkpoint(output_dir: str | Path) -> tuple[Path | None, str]:
     """(checkpoint, why): highest validation Pass@1, else lowest validation loss, else the latest."""
-    checkpoints = list_checkpoints(output_dir)
-    if not checkpoints:
+    candidates = run_folder.candidates(output_dir)
+    if not candidates:
         return None, "no checkpoint was saved"
-    val_loss = {
-        e["step"]: e["loss"] for e in read_json(Path(output_dir) / LOSS_HISTORY).get("validation", [])
-    }
-    by_step = {parse_checkpoint_dirname(path.name)[0]: path for path in checkpoints}
-
-    def candidate(step: int) -> Candidate:
-        validation = read_json(by_step[step] / METRICS).get("validation") or {}
-        return Candidate(step, (validation.get("metrics") or {}).get("pass@1"), val_loss.get(step))
-
-    candidates = {step: candidate(step) for step in by_step}
+    by_step = {c.step: path for path, c in candidates.items()}
     step, measure = best_step(candidates.values())
+    best = by_step.get(step)
     if measure == BY_PASS:
-        return by_step[step], f"highest validation Pass@1 ({candidates[step].validation_pass_at_1:.3f})"
+        return best, f"highest validation Pass@1 ({candidates[best].validation_pass_at_1:.3f})"
     if measure == BY_LOSS:
-        return by_step[step], f"lowest validation loss ({candidates[step].validation_loss:.4f})"
-    return checkpoints[-1], "latest checkpoint (no validation signal)"
+        return best, f"lowest validation loss ({candidates[best].validation_loss:.4f})"
+    return list(candidates)[-1], "latest checkpoint (no validation signal)"

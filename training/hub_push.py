@@ -16,12 +16,13 @@ from transformers import TrainerCallback
 
 from codegen_lab.hub import Hub
 from codegen_lab.naming import branch_name, parse_checkpoint_dirname
+from codegen_lab.run_folder import TRAINER_STATE
 from training.callbacks import checkpoint_path
 
 logger = logging.getLogger(__name__)
 # Besides codegen_lab.hub.CHECKPOINT_IGNORE (optimizer, scheduler, RNG, scaler): the Trainer's own
 # bookkeeping stays local too; only adapter, tokenizer/template, card and metrics are published.
-PUSH_IGNORE = ["trainer_state.json"]
+PUSH_IGNORE = [TRAINER_STATE]
 
 
 @dataclass

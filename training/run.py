@@ -9,16 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 logger = logging.getLogger("training.sft")
-MAIN_EXTRAS = (
-    "README.md",
-    "loss_curves.png",
-    "loss_history.json",
-)  # the run's files on `main`, beside the adapter
 
 
 def resume_path(resume_from_checkpoint: str | None, output_dir: str) -> str | None:
     """``true`` -> the latest ``checkpoint-step-*-epoch-*`` folder (the Trainer only finds ``checkpoint-N``)."""
-    from training.callbacks import latest_checkpoint
+    from codegen_lab.run_folder import TRAINER_STATE, latest_checkpoint
 
     if resume_from_checkpoint is None or resume_from_checkpoint.lower() in ("false", "no", ""):
         return None
@@ -29,7 +24,7 @@ def resume_path(resume_from_checkpoint: str | None, output_dir: str) -> str | No
                 f"--resume_from_checkpoint true: {output_dir} has no checkpoint-step-* folder."
             )
         return str(latest)
-    if not (Path(resume_from_checkpoint) / "trainer_state.json").is_file():
+    if not (Path(resume_from_checkpoint) / TRAINER_STATE).is_file():
         raise FileNotFoundError(
             f"--resume_from_checkpoint {resume_from_checkpoint}: not a checkpoint folder."
         )
@@ -209,9 +204,9 @@ def recipe_summary(script_args, training_args, model_args) -> dict:
 
 def throughput(trainer, result, resume: str | None) -> float:
     """Non-padding tokens per second of this session (a resumed run counts only what it trained now)."""
-    from training.callbacks import read_json
+    from codegen_lab.run_folder import TRAINER_STATE, read_json
 
-    before = read_json(Path(resume) / "trainer_state.json").get("num_input_tokens_seen", 0) if resume else 0
+    before = read_json(Path(resume) / TRAINER_STATE).get("num_input_tokens_seen", 0) if resume else 0
     tokens = trainer.state.num_input_tokens_seen - before
     seconds = result.metrics["train_runtime"]
     per_second = round(tokens / seconds, 1)
@@ -224,7 +219,7 @@ def throughput(trainer, result, resume: str | None) -> float:
 
 def finish(output_dir: Path, parts: RunParts, tokens_per_s: float, global_step: int) -> dict:
     """The best checkpoint by validation (then its test score), the run card and state, then ``main`` pushed."""
-    from training.callbacks import update_run_state
+    from codegen_lab.run_folder import MAIN_EXTRAS, update_run_state
     from training.checkpoint_eval import best_checkpoint
     from training.hub_push import checkpoint_branch
 

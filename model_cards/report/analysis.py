@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-from codegen_lab import naming
+from codegen_lab import naming, run_folder
 from codegen_lab.selection import BY_LOSS, BY_PASS, Candidate, best_step
 from model_cards.report.data import Checkpoint, Run
 
@@ -73,8 +73,7 @@ def checkpoint_row(checkpoint: Checkpoint, out_dir: str) -> dict:
     row |= {"step": checkpoint.step, "epoch": checkpoint.epoch, "revision": checkpoint.revision}
     results = checkpoint.results
     if results is None:  # metrics.json only: a test number is reported, but cannot be recomputed
-        reported = checkpoint.metrics or {}
-        metrics = reported.get("metrics", {}) if reported.get("split", "test") == "test" else {}
+        metrics = run_folder.reported_test_metrics(checkpoint.metrics)
         row |= {"n_problems": metrics.get("n_problems"), "n_solved": metrics.get("n_solved")}
         row |= {"pass@1": metrics.get("pass@1"), "ci95": metrics.get("pass@1_ci95"), "results_file": None}
         row["per_problem"] = False
@@ -104,9 +103,9 @@ def checkpoint_row(checkpoint: Checkpoint, out_dir: str) -> dict:
         validation = checkpoint.validation["problems"]
         row["validation_pass@1"] = sum(p["n_passed"] / p["n"] for p in validation) / len(validation)
         row["validation_file"] = link(checkpoint.validation_path, out_dir)
-    elif ((checkpoint.metrics or {}).get("validation") or {}).get("metrics"):
-        row["validation_pass@1"] = checkpoint.metrics["validation"]["metrics"]["pass@1"]
-        row["validation_file"] = checkpoint.metrics["validation"].get("results_file")
+    elif reported := run_folder.validation_evaluation(checkpoint.metrics):
+        row["validation_pass@1"] = reported["metrics"]["pass@1"]
+        row["validation_file"] = reported.get("results_file")
     return row
 
 
@@ -133,7 +132,7 @@ def loss_summary(run: Run) -> dict:
 
 
 def trainer_best_step(run: Run) -> int | None:
-    """The step of the best checkpoint the trainer recorded in run_state.json, if it did."""
+    """The step of the best checkpoint the trainer recorded in its run state, if it did."""
     best = (run.run_state or {}).get("best_checkpoint")
     parsed = naming.parse_checkpoint_dirname(str(best).rstrip("/").split("/")[-1]) if best else None
     return parsed[0] if parsed else None
@@ -156,8 +155,8 @@ def select_best(run: Run, rows: list[dict]) -> dict:
         how, note = "validation Pass@1", "chosen on the validation set; its test score is reported once"
     elif trainer_step in by_step:  # the trainer's own choice beats a loss-only pick made here
         best = by_step[trainer_step]
-        reason = (run.run_state or {}).get("best_reason") or "see run_state.json"
-        how, note = "trainer's choice (run_state.json)", f"chosen by the trainer ({reason})"
+        reason = (run.run_state or {}).get("best_reason") or f"see {run_folder.RUN_STATE}"
+        how, note = f"trainer's choice ({run_folder.RUN_STATE})", f"chosen by the trainer ({reason})"
     elif measure == BY_LOSS:
         best = by_step[step]
         how, note = "validation loss", "chosen on the lowest validation loss; its test score is reported once"

@@ -7,17 +7,13 @@ results file (and its validation results file when one exists).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codegen_lab import naming
+from codegen_lab import naming, run_folder
 from codegen_lab.hub import Hub
 from codegen_lab.loss_history import loss_curves
 from evaluation.results import SCHEMA, is_results_file, read_results
-
-# Only the small files the report reads; adapter weights stay on the Hub until a model is loaded.
-HUB_REPORT_FILES = ["*.json", "results/*.json", "results/**/*.json"]
 
 
 class ReportInputError(ValueError):
@@ -57,7 +53,7 @@ def load_runs(specs: list[str], hub: Hub | None = None) -> list[Run]:
     for spec in specs:
         path = Path(spec).expanduser()
         if path.is_dir():
-            runs += [load_run_folder(path)] if is_run_folder(path) else load_results_folder(path)
+            runs += [load_run_folder(path)] if run_folder.is_run_folder(path) else load_results_folder(path)
         elif spec.count("/") == 1 and not path.exists():
             runs.append(load_hub_run(spec, hub or Hub.from_env()))
         else:
@@ -74,17 +70,9 @@ def load_runs(specs: list[str], hub: Hub | None = None) -> list[Run]:
     return runs
 
 
-def is_run_folder(path: Path) -> bool:
-    return (
-        (path / "loss_history.json").is_file()
-        or (path / "run_state.json").is_file()
-        or any(naming.parse_checkpoint_dirname(p.name) for p in path.iterdir() if p.is_dir())
-    )
-
-
 def is_validation(results: dict, where: str) -> bool:
     """Validation results live in a run's results/validation/ folder (or say benchmark.split)."""
-    return results["benchmark"].get("split") == "validation" or Path(where).parent.name == "validation"
+    return results["benchmark"].get("split") == "validation" or run_folder.is_validation_path(where)
 
 
 def results_step(results: dict) -> int:
@@ -102,16 +90,12 @@ def results_step(results: dict) -> int:
     return 0  # the base model, or a single evaluation without a step
 
 
-def _load_json(path: Path) -> dict | list | None:
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def load_run_folder(path: Path, name: str | None = None, source: str = "local", location: str = "") -> Run:
-    """A training run folder: checkpoint folders, loss_history.json, run_state.json, results/."""
+    """A training run folder (codegen_lab.run_folder): checkpoints, loss history, run state, results."""
     name = name or path.resolve().name
     run = Run(name=name, arm=naming.arm_of(name), source=source, location=location or str(path))
-    run.loss_history = loss_curves(_load_json(path / "loss_history.json"))
-    run.run_state = _load_json(path / "run_state.json")
+    run.loss_history = loss_curves(run_folder.read_json(path / run_folder.LOSS_HISTORY) or None)
+    run.run_state = run_folder.read_run_state(path) or None
     # the base as the run was given it (an embedded alias loads offline; adapter_config names its Hub id)
     trained_on = ((run.run_state or {}).get("recipe") or {}).get("base_model")
     by_step: dict[int, Checkpoint] = {}
@@ -120,10 +104,8 @@ def load_run_folder(path: Path, name: str | None = None, source: str = "local", 
         if not parsed:
             continue
         step, epoch = parsed
-        adapter = str(folder) if (folder / "adapter_config.json").is_file() else None
-        base = trained_on
-        if adapter and not base:
-            base = json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path")
+        adapter = str(folder) if (folder / run_folder.ADAPTER_CONFIG).is_file() else None
+        base = trained_on or (run_folder.adapter_base(folder) if adapter else None)
         by_step[step] = Checkpoint(
             run=name,
             arm=run.arm,
@@ -131,12 +113,12 @@ def load_run_folder(path: Path, name: str | None = None, source: str = "local", 
             epoch=epoch,
             results=None,
             results_path=None,
-            metrics=_load_json(folder / "metrics.json"),
+            metrics=run_folder.read_metrics(folder) or None,
             adapter=adapter,
             base=base,
             revision=folder.name,
         )
-    results_dir = path / "results"
+    results_dir = path / run_folder.RESULTS_DIR
     files = sorted(results_dir.rglob("*.json")) if results_dir.is_dir() else []
     for file in files:
         results = read_results(file)
@@ -187,30 +169,34 @@ def load_results_folder(path: Path) -> list[Run]:
     return list(runs.values())
 
 
+def revision_step(revision: run_folder.HubRevision) -> int:
+    """A checkpoint branch's step; ``main`` holding a single adapter: the step its results name, else 0."""
+    if revision.step is not None:
+        return revision.step
+    steps = [results_step(read_results(f)) for f, _ in revision.results_candidates() if is_results_file(f)]
+    return steps[0] if steps else 0
+
+
 def load_hub_run(repo_id: str, hub: Hub) -> Run:
-    """A run pushed to the Hub: main holds the run files, branch step-NNNNNN holds each checkpoint."""
-    main = hub.download(repo_id, "main", allow_patterns=HUB_REPORT_FILES)
-    run = load_run_folder(main, name=repo_id.split("/")[-1], source="hub", location=hub.describe(repo_id))
+    """A run pushed to the Hub: main holds the run files, each of run_folder.run_branches one checkpoint."""
+    main = run_folder.download_revision(hub, repo_id, "main")
+    run = load_run_folder(
+        main.folder, name=repo_id.split("/")[-1], source="hub", location=hub.describe(repo_id)
+    )
     by_step = {c.step: c for c in run.checkpoints}
-    for branch in hub.list_branches(repo_id):
-        step = naming.parse_branch_name(branch)
-        if step is None:
-            continue
-        folder = hub.download(repo_id, branch, allow_patterns=HUB_REPORT_FILES)
+    for revision in run_folder.hub_checkpoints(hub, repo_id):
+        step = revision_step(revision)
         checkpoint = by_step.setdefault(
             step, Checkpoint(run=run.name, arm=run.arm, step=step, results=None, results_path=None)
         )
-        checkpoint.metrics = _load_json(folder / "metrics.json")
-        checkpoint.adapter = f"{repo_id}@{branch}"
-        checkpoint.revision = f"{repo_id}@{branch}"
-        for file in sorted(folder.rglob("*.json")):
-            if file.name not in ("metrics.json", "adapter_config.json") and is_results_file(file):
-                where = f"{hub.describe(repo_id, branch)}/{file.relative_to(folder).as_posix()}"
-                _attach(checkpoint, read_results(file), where)
-        if checkpoint.results is None and checkpoint.metrics and checkpoint.metrics.get("results_file"):
+        checkpoint.metrics = revision.metrics
+        checkpoint.adapter = checkpoint.revision = f"{repo_id}@{revision.branch}"
+        for file, name in revision.results_candidates():
+            if is_results_file(file):
+                _attach(checkpoint, read_results(file), f"{revision.where}/{name}")
+        reported = (checkpoint.metrics or {}).get("results_file")
+        if checkpoint.results is None and reported and (main.folder / reported).is_file():
             # metrics.json names the results file; it may live on main's results/ folder
-            candidate = main / checkpoint.metrics["results_file"]
-            if candidate.is_file():
-                _attach(checkpoint, read_results(candidate), str(candidate))
+            _attach(checkpoint, read_results(main.folder / reported), str(main.folder / reported))
     run.checkpoints = list(by_step.values())
     return run

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from codegen_lab.run_folder import METRICS
+
 
 def pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
@@ -318,7 +320,7 @@ def provenance_section(report: dict) -> list[str]:
     rows = []
     for r in report["checkpoints"]:
         if not r.get("per_problem"):
-            rows.append([r["id"], "metrics.json only", r["revision"], "—", "—"])
+            rows.append([r["id"], f"{METRICS} only", r["revision"], "—", "—"])
             continue
         b, c = r["benchmark"], r["config"]
         sampling = c["sampling"] or {}

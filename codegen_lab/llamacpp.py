@@ -267,9 +267,8 @@ class Context:
 
     def close(self) -> None:
         """Free the context's memory now (the model would keep it until it is freed itself)."""
-        with _quiet():
-            self.ctx.close()
-            self.batch.close()
+        self.ctx.close()
+        self.batch.close()
 
     def _sampler(self, sampling: Sampling, stream: int):
         from llama_cpp import _internals

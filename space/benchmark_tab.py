@@ -249,7 +249,7 @@ def build_benchmark_tab(
     gr.Markdown(
         "Evaluate a model on LiveCodeBench problems: generate (greedy), extract the program, judge it in the "
         "sandbox. The result lands in the Leaderboard (press Refresh there). Cancel keeps finished problems; "
-        f"running the same model and benchmark again resumes. {engine.describe()}",
+        f"running the same model and benchmark again resumes. It runs on {engine.engine}, as the Arena does.",
         elem_id="benchmark-engine",
     )
     with gr.Row():

@@ -92,6 +92,16 @@ def choose_engine(requested: str, base: str) -> tuple[str, str]:
     return "llama.cpp", "auto: CPU, llama-cpp-python installed, the base has a GGUF"
 
 
+def default_threads() -> int:
+    """``OMP_NUM_THREADS`` where set (ggml's CPU threads are OpenMP's here), else every core.
+
+    llama.cpp's threads meet at a barrier after every matmul: on cores shared with other work (tests on
+    2 cores beside a judge, say) a thread more than the process's share of cores stalls them all.
+    """
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else os.cpu_count() or 1
+
+
 def has_amx() -> bool:
     try:
         return "amx_int8" in Path("/proc/cpuinfo").read_text()
@@ -163,7 +173,7 @@ class LlamaCppModel:
         from llama_cpp import _internals
 
         self.gguf = Path(gguf)
-        self.threads = threads or os.cpu_count() or 1
+        self.threads = threads or default_threads()
         self.repack = repacking() if repack is None else repack
         params = llama_cpp.llama_model_default_params()
         params.use_extra_bufts = self.repack

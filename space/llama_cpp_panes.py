@@ -9,14 +9,13 @@ later is converted when it is picked. Thread placement is ``pane_threads``.
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from codegen_lab.llamacpp import LlamaCppModel, Sampling, adapter_gguf
+from codegen_lab.llamacpp import LlamaCppModel, Sampling, adapter_gguf, default_threads
 from codegen_lab.models import resolve_adapter_path
 from space.background import Report
 
@@ -31,7 +30,7 @@ def pane_threads(panes: int) -> int:
     oversubscribes the cores (llama.cpp's threads spin-wait for each other), and alternating steps at two
     threads each adds a hand-over per token for no gain.
     """
-    return max(1, (os.cpu_count() or 1) // panes)
+    return max(1, default_threads() // panes)
 
 
 class LlamaCppPanes:

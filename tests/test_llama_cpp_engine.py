@@ -37,7 +37,7 @@ def model_and_prompts(embedded_dir):
         messages = build_messages(problem.question_content, problem.starter_code, "study")
         text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         prompts.append(tokenizer(text, add_special_tokens=False)["input_ids"])
-    return LlamaCppModel(base_gguf(EMBEDDED_MODEL), threads=2), prompts, {tokenizer.eos_token_id}
+    return LlamaCppModel(base_gguf(EMBEDDED_MODEL)), prompts, {tokenizer.eos_token_id}
 
 
 @pytest.mark.parametrize("n_seq", [1, 3])

@@ -118,7 +118,7 @@ def test_without_llama_cpp_auto_is_transformers_said_once(monkeypatch, tmp_path)
     line = engine.describe()
     assert "llama-cpp-python is not installed" in line and "make llama-cpp" in line and "\n" not in line
     texts = [b.value for b in build_demo(engine).blocks.values() if isinstance(b, gr.Markdown)]
-    assert sum(text.count(line) for text in texts) == 1  # said once in the page, at the top
+    assert sum((text or "").count(line) for text in texts) == 1  # said once in the page, at the top
     messages = engine.build_messages([], PROMPT, SYSTEM_PROMPT)
     assert list(engine.stream([(BASE_ADAPTER, messages)] * 2, settings(4)))[-1].n_tokens[0] > 0
     assert benchmark_engine(engine, BASE_ADAPTER, tmp_path) == "transformers"  # the tab: the same engine

@@ -30,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from codegen_lab import EMBEDDED_QWEN, SYSTEM_PROMPT  # noqa: E402
-from space.llama_cpp_panes import is_installed  # noqa: E402
+from codegen_lab.llamacpp import is_installed  # noqa: E402
 
 PATHS = ("fp32", "bf16", "bf16-stacked", "int8-decode", "dyn-int8", "llama.cpp")
 DEMO = REPO_ROOT / "demo" / "adapters"
@@ -40,7 +40,7 @@ def load(base: str, path: str, adapters: dict[str, str], threads: int):
     """An Engine on ``base`` in the path's numerics, both adapters attached; returns (engine, load seconds)."""
     import torch
 
-    from codegen_lab.models import load_base, resolve_adapter_path
+    from codegen_lab.models import load_base
     from space.engine import Engine
 
     start = time.perf_counter()
@@ -48,13 +48,11 @@ def load(base: str, path: str, adapters: dict[str, str], threads: int):
     model, tokenizer = load_base(base, device="cpu", dtype=dtype)
     arena_engine = "llama.cpp" if path == "llama.cpp" else "transformers"
     engine = Engine(base, model=model, tokenizer=tokenizer, arena_engine=arena_engine)
-    for spec in adapters.values():
-        engine.load_adapter(spec)
     if path == "llama.cpp":  # the contexts the panes will use, made now as the others attach theirs now
         engine.llama_cpp.threads = max(1, threads // len(adapters))
-        keep = set(enumerate(adapters.values()))
-        for row, spec in keep:
-            engine.llama_cpp.context(row, spec, resolve_adapter_path(spec), keep)
+        engine.warm_up(list(adapters.values())).join()
+    for spec in adapters.values():
+        engine.load_adapter(spec)
     if path in ("bf16-stacked", "int8-decode"):
         from cpu_paths import enable_mixed_lora
 

@@ -106,6 +106,17 @@ def choose_engine(requested: str, base: str) -> tuple[str, str]:
     return "llama.cpp", "auto: CPU, llama-cpp-python installed, the base has a GGUF"
 
 
+def default_threads() -> int:
+    """``OMP_NUM_THREADS`` where set (ggml's CPU threads are OpenMP's here), else the cores this process
+    may use (``taskset``, cpusets).
+
+    llama.cpp's threads meet at a barrier after every matmul: on cores shared with other work (tests on
+    2 cores beside a judge, say) a thread more than the process's share of cores stalls them all.
+    """
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else len(os.sched_getaffinity(0))
+
+
 def has_amx() -> bool:
     try:
         return "amx_int8" in Path("/proc/cpuinfo").read_text()
@@ -155,9 +166,16 @@ def adapter_gguf(adapter: Path, base_folder: Path) -> Path:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """llama.cpp logs to stderr from C; keep it quiet like ``Llama(verbose=False)``."""
+    """llama.cpp logs to stderr from C; keep it quiet like ``Llama(verbose=False)``.
+
+    Its log callback prints errors only from here on (a context's teardown warns about its compute
+    buffer size, ``~llama_context: ...``, long after any ``with`` block); while loading, whatever the C
+    code prints on its own is dropped too.
+    """
+    from llama_cpp._logger import set_verbose
     from llama_cpp._utils import suppress_stdout_stderr
 
+    set_verbose(False)
     with suppress_stdout_stderr(disable=False):
         yield
 
@@ -170,7 +188,7 @@ class LlamaCppModel:
         from llama_cpp import _internals
 
         self.gguf = Path(gguf)
-        self.threads = threads or len(os.sched_getaffinity(0))  # the cores this process may use (taskset)
+        self.threads = threads or default_threads()
         self.repack = repacking() if repack is None else repack
         params = llama_cpp.llama_model_default_params()
         params.use_extra_bufts = self.repack
@@ -233,12 +251,10 @@ class Context:
     N_BATCH = 512  # prompt tokens per decode call
 
     def __init__(self, model: LlamaCppModel, *, n_seq: int, n_ctx_seq: int, lora: Path | None, threads: int):
-        import ctypes
-
         import llama_cpp
         from llama_cpp import _internals
 
-        self.model, self.n_seq, self.n_ctx_seq, self.lora = model, n_seq, n_ctx_seq, lora
+        self.model, self.n_seq, self.n_ctx_seq = model, n_seq, n_ctx_seq
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = n_seq * n_ctx_seq
         params.n_batch = params.n_ubatch = self.N_BATCH
@@ -251,13 +267,33 @@ class Context:
         self.batch = _internals.LlamaBatch(
             n_tokens=max(self.N_BATCH, n_seq), embd=0, n_seq_max=1, verbose=False
         )
+        self.lora: Path | None = None
         if lora is not None:
-            adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(model.lora(lora))
-            if llama_cpp.llama_set_adapters_lora(self.ctx.ctx, adapters, 1, (ctypes.c_float * 1)(1.0)):
-                raise ModelLoadError(f"llama.cpp could not apply the LoRA {lora}.")
+            self.use_lora(lora)
+
+    def use_lora(self, lora: Path | None) -> None:
+        """Decode with ``lora`` (None: the bare base) from now on; the same context serves any adapter."""
+        import ctypes
+
+        import llama_cpp
+
+        if lora == self.lora:
+            return
+        adapters = (
+            None if lora is None else (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self.model.lora(lora))
+        )
+        scales = None if lora is None else (ctypes.c_float * 1)(1.0)
+        if llama_cpp.llama_set_adapters_lora(self.ctx.ctx, adapters, 0 if lora is None else 1, scales):
+            raise ModelLoadError(f"llama.cpp could not apply the LoRA {lora}.")
+        self.lora = lora
 
     def set_threads(self, threads: int) -> None:
         self.ctx.set_n_threads(threads, threads)
+
+    def close(self) -> None:
+        """Free the context's memory now (the model would keep it until it is freed itself)."""
+        self.ctx.close()
+        self.batch.close()
 
     def _sampler(self, sampling: Sampling, stream: int):
         from llama_cpp import _internals

@@ -172,7 +172,7 @@ def evaluate_models(
     """
     config = config or EvalConfig()
     adapters = dict(adapters or {})
-    attached = loaded.adapter_names if loaded is not None else {}
+    attached = loaded.adapter_names if isinstance(loaded, LoadedModel) else {}  # llama.cpp: keyed by name
     models = ({base_display_name(base): BASE_ADAPTER} if include_base or not adapters else {}) | {
         name: attached.get(name, name) for name in adapters
     }

@@ -90,17 +90,19 @@ def generate_llama_cpp(
                 if on_batch is not None:
                     on_batch([i], [results[i]])
 
-        context.generate(
-            [encoded[i] for i, _ in group],
-            stop_ids=loaded.stop_ids,
-            max_new_tokens=max_new_tokens,
-            sampling=llama_sampling,
-            streams=[i * sampling.n + k for i, k in group],
-            on_token=lambda index, token: clock.token(),
-            on_done=done,
-            should_stop=should_stop,
-        )
-        del context
+        try:
+            context.generate(
+                [encoded[i] for i, _ in group],
+                stop_ids=loaded.stop_ids,
+                max_new_tokens=max_new_tokens,
+                sampling=llama_sampling,
+                streams=[i * sampling.n + k for i, k in group],
+                on_token=lambda index, token: clock.token(),
+                on_done=done,
+                should_stop=should_stop,
+            )
+        finally:
+            context.close()  # its cache now, not when the model goes
     return results
 
 

@@ -214,7 +214,7 @@ def rejudge_results(args: RejudgeArguments) -> list[Path]:
         ]
         kept = {
             k: data["config"][k]
-            for k in ("prompt_style", "sampling", "max_new_tokens")
+            for k in ("prompt_style", "sampling", "max_new_tokens", "runtime")  # runtime: the engine
             if k in data["config"]
         }
         judged = EvalConfig(

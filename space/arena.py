@@ -89,7 +89,9 @@ class Arena:
             [*left_history, user, {"role": "assistant", "content": ""}],
             [*right_history, user, {"role": "assistant", "content": ""}],
         ]
+        ready, status = self.engine.status()
         busy = "Waiting for the model (another session is generating)…" if self.engine.lock.locked() else ""
+        busy = busy if ready else status
         yield [*views[0]], [*views[1]], left_history, right_history, "", notice or busy or "Generating…"
         last_yield = 0.0
         update = None
@@ -113,6 +115,11 @@ class Arena:
                 view[-1] = {"role": "assistant", "content": text}
         done = "Stopped." if stop.is_set() else ""
         yield views[0], views[1], views[0], views[1], "", notice or done
+
+    def engine_status(self):
+        """The status line, and the timer that polls it: it stops once the warm-up is done."""
+        ready, line = self.engine.status()
+        return line, gr.Timer(active=not ready)
 
     def stop(self, request: gr.Request | None = None) -> None:
         if request is not None and request.session_hash in self.stops:
@@ -184,6 +191,10 @@ def build_arena_tab(engine: Engine, timer: gr.Timer | None = None) -> None:
     catalog = model_choices(engine.base)
     choices = [(c.label, c.spec) for c in catalog]
     deep, diverse = opening_pair(catalog)  # the study's question: deep left, diverse right
+    engine.warm_up([deep, diverse])  # both ready before anyone asks (llama.cpp: converted to GGUF LoRAs)
+    ready, line = engine.status()
+    status = gr.Markdown(line, elem_id="arena-status")
+    warming = gr.Timer(1.0, active=not ready)
     with gr.Row(equal_height=False):
         left_model, left_chat = _pane("Left", choices, deep, "left")
         right_model, right_chat = _pane("Right", choices, diverse, "right")
@@ -253,6 +264,8 @@ def build_arena_tab(engine: Engine, timer: gr.Timer | None = None) -> None:
             api_name=False,
             show_progress="hidden",
         )
+    warming.tick(arena.engine_status, None, [status, warming], concurrency_limit=None, api_name=False,
+                 show_progress="hidden")  # fmt: skip
     problem.input(
         arena.fill_problem, [problem, system_choice], prompt, concurrency_limit=None, api_name=False
     )

@@ -1,9 +1,10 @@
 """The Space's Benchmark tab: evaluate the base model or an adapter on a LiveCodeBench preset, live.
 
 ``build_benchmark_tab(engine, list_models=...)`` is called inside a ``gr.Tab`` by ``space/ui.py``. The run
-goes through ``evaluation.api.evaluate_models`` in a worker thread on the Arena engine's model (one copy
-in memory, batches serialised with the Arena's lock), reports every judged problem and the tokens of the
-batch being generated, stops cleanly on Cancel, and writes its results file
+goes through ``evaluation.api.evaluate_models`` in a worker thread on the Arena engine's model and engine
+(one copy in memory; on transformers its batches take turns with the Arena's under the engine's lock, on
+llama.cpp it decodes in a context of its own beside the panes' contexts), reports every judged problem and
+the tokens being generated, stops cleanly on Cancel, and writes its results file
 under ``outputs/space-benchmarks/results/``, where the leaderboard finds it on Refresh. A cancelled run
 keeps its finished problems; starting the same run again resumes from them.
 """
@@ -23,7 +24,7 @@ from evaluation.api import EvalProgress
 from evaluation.benchmark import load_benchmark
 from space.background import END, Report, stream_reports
 from space.catalog import outputs_dir
-from space.engine import Engine
+from space.engine import Engine, is_base
 
 DEFAULT_MAX_NEW_TOKENS = 1024  # evaluate_models' default, so Space runs compare with CLI runs
 # label -> (evaluation.benchmark preset, problem limit)
@@ -70,9 +71,20 @@ def run_benchmark(
     """
     from evaluation.api import EvalConfig, LoadedModel, evaluate_models
 
-    config = EvalConfig(max_new_tokens=max_new_tokens, batch_size=batch_size)
+    config = EvalConfig(max_new_tokens=max_new_tokens, batch_size=batch_size, engine=engine.engine)
 
     def work(report: Report) -> dict[str, Path]:
+        if engine.llama_cpp is not None:
+            return evaluate_models(
+                engine.base,
+                None if is_base(adapter) else {model_name: adapter},
+                benchmark,
+                out_dir,
+                config,
+                on_progress=lambda progress: report("progress", progress),
+                should_stop=stop.is_set,
+                loaded=llama_cpp_loaded(engine, model_name, adapter),
+            )
         with engine.pinned_adapter(adapter) as attached:
             base_only = attached == BASE_ADAPTER
             loaded = LoadedModel(engine.model, engine.tokenizer, {} if base_only else {model_name: attached},
@@ -109,6 +121,15 @@ def run_benchmark(
                 metrics = read_results(path)["metrics"]
                 done = EvalProgress(last.total, last.total, metrics["n_solved"])
                 yield Step(done, finished=True, results_file=path, pass_at_1=metrics["pass@1"])
+
+
+def llama_cpp_loaded(engine: Engine, model_name: str, adapter: str):
+    """The engine's llama.cpp base (not a second copy), its tokenizer and stop ids, the adapter's GGUF LoRA."""
+    from evaluation.llama_cpp_run import LlamaCppLoaded
+
+    engine.wait_ready()
+    loras = {} if is_base(adapter) else {model_name: engine.llama_cpp.lora_of(adapter)}
+    return LlamaCppLoaded(engine.llama_cpp.model, engine.tokenizer, loras, engine.eos_ids)
 
 
 def describe(step: Step, model_name: str) -> str:
@@ -228,7 +249,8 @@ def build_benchmark_tab(
     gr.Markdown(
         "Evaluate a model on LiveCodeBench problems: generate (greedy), extract the program, judge it in the "
         "sandbox. The result lands in the Leaderboard (press Refresh there). Cancel keeps finished problems; "
-        "running the same model and benchmark again resumes."
+        f"running the same model and benchmark again resumes. It runs on {engine.engine}, as the Arena does.",
+        elem_id="benchmark-engine",
     )
     with gr.Row():
         model = gr.Dropdown(

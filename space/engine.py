@@ -1,8 +1,15 @@
-"""The Space's model server: one base model loaded once, LoRA adapters attached on demand (LRU-bounded),
-and both arena panes generated in ONE batched ``generate`` with per-row ``adapter_names``.
+"""The Space's model server: one base model loaded once on the engine ``choose_engine`` picks (the same
+choice as ``python -m evaluation run --engine``), made once at start-up and kept.
 
-Tokens are split per row as they are produced, so both answers stream at the same time. A lock keeps
-one generation (and any adapter loading) on the model at a time; a stop event ends a generation early.
+- transformers: LoRA adapters attached on demand (LRU-bounded), both arena panes in ONE batched
+  ``generate`` with per-row ``adapter_names``;
+- llama.cpp (a CPU with llama-cpp-python and a GGUF base): the GGUF base in llama.cpp, one context per
+  pane (space/llama_cpp_panes.py); the transformers model is not loaded at all, only its tokenizer.
+
+``warm_up`` does the start-up work in the background (llama.cpp's base and contexts, the opening
+adapters), so the first request pays nothing; ``status`` says where it stands. Tokens are split per row
+as they are produced, so both answers stream at the same time. A lock keeps one Arena generation (and
+any adapter loading) at a time; a stop event ends a generation early.
 """
 
 from __future__ import annotations
@@ -16,13 +23,8 @@ from contextlib import closing
 from dataclasses import dataclass, field
 
 from codegen_lab import BASE_ADAPTER, SYSTEM_PROMPT
-from codegen_lab.models import (
-    ModelLoadError,
-    attach_adapters,
-    load_base,
-    resolve_adapter_path,
-    resolve_model_path,
-)
+from codegen_lab.hub import HubError
+from codegen_lab.models import ModelLoadError, attach_adapters, load_base, resolve_model_path
 from space.background import END, Report, stream_reports
 
 MAX_PROMPT_CHARS = 8000
@@ -91,34 +93,116 @@ class Engine:
         tokenizer=None,
         arena_engine: str = "transformers",
     ):
+        from codegen_lab.llamacpp import choose_engine
+
         if max_adapters < 2:
             raise ValueError(f"max_adapters={max_adapters}: both panes need an adapter each, so at least 2.")
         self.base = base
         self.max_adapters = max_adapters
-        if model is None:
+        self.engine, self.engine_why = choose_engine(arena_engine, base)  # never changed afterwards
+        self.llama_cpp = None  # the panes on llama.cpp (space/llama_cpp_panes.py)
+        if self.engine == "llama.cpp":
+            own_tokenizer = self._llama_cpp_panes()
+            tokenizer = tokenizer or own_tokenizer
+        if model is None and self.engine == "transformers":
             model, tokenizer = load_base(base, device=device, dtype=dtype)
+        # model: None on llama.cpp (unless given, as bench/ does)
         self.model, self.tokenizer = model, tokenizer
         self.tokenizer.padding_side = "left"
         self.adapters: OrderedDict[str, str] = OrderedDict()  # spec -> adapter name, least recent first
         self.pinned: Counter[str] = Counter()  # specs a benchmark run is using: never evicted meanwhile
         self._next_id = 0
         self.lock = threading.Lock()
-        self.llama_cpp = None  # the Arena's panes on llama.cpp; the Benchmark tab stays on ``model``
-        if arena_engine == "llama.cpp":
-            from space.llama_cpp_panes import LlamaCppPanes
-
-            self.llama_cpp = LlamaCppPanes(
-                base,
-                resolve_model_path(base),
-                max_contexts=max_adapters,
-                n_ctx=MAX_CONTEXT_TOKENS + MAX_NEW_TOKENS,
+        self.ready = threading.Event()  # set when ``warm_up`` is done (at once on transformers)
+        self.warming = ""  # what the warm-up is doing now
+        self.warm_errors: list[str] = []
+        self._warm_thread: threading.Thread | None = None
+        self._warm_lock = threading.Lock()
+        if self.llama_cpp is None:
+            eos = self.model.generation_config.eos_token_id
+            self.eos_ids = set(
+                eos if isinstance(eos, list) else [eos if eos is not None else tokenizer.eos_token_id]
             )
-        elif arena_engine != "transformers":
-            raise ValueError(f"Arena engine {arena_engine!r}: choose 'transformers' or 'llama.cpp'.")
-        eos = self.model.generation_config.eos_token_id
-        self.eos_ids = set(
-            eos if isinstance(eos, list) else [eos if eos is not None else tokenizer.eos_token_id]
+            self.ready.set()
+
+    def _llama_cpp_panes(self):
+        """The llama.cpp panes (loaded by ``warm_up``), the end-of-turn ids and the tokenizer; no torch model."""
+        from transformers import AutoTokenizer, GenerationConfig
+
+        from codegen_lab.llamacpp import base_gguf
+        from evaluation.generate import end_of_turn_ids
+        from space.llama_cpp_panes import LlamaCppPanes
+
+        folder = resolve_model_path(self.base)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        config = (folder / "generation_config.json").is_file() and GenerationConfig.from_pretrained(folder)
+        self.eos_ids = set(end_of_turn_ids(config or None, tokenizer))  # as `evaluation run` stops
+        self.llama_cpp = LlamaCppPanes(
+            base_gguf(self.base), folder, n_ctx=MAX_CONTEXT_TOKENS + MAX_NEW_TOKENS
         )
+        return tokenizer
+
+    # -- start-up ------------------------------------------------------------------------------
+    def describe(self) -> str:
+        """One sentence: the engine, why, and what is loaded (the page's header)."""
+        if self.llama_cpp is not None:
+            return (
+                f"Engine: llama.cpp ({self.engine_why}): `{self.llama_cpp.gguf.name}`, one context per Arena "
+                f"pane ({self.llama_cpp.threads} thread{'s' * (self.llama_cpp.threads > 1)} each); the "
+                "transformers model is not loaded."
+            )
+        return f"Engine: transformers on `{self.model.device}` ({self.engine_why})."
+
+    def warm_up(self, specs: list[str]) -> threading.Thread:
+        """In the background: llama.cpp's base and pane contexts, then every adapter in ``specs`` converted
+        and loaded (transformers: attached), so that the first request pays for none of it. Once: a
+        second call returns the running (or finished) warm-up."""
+        with self._warm_lock:
+            if self._warm_thread is None:
+                self.ready.clear()
+                self._warm_thread = threading.Thread(
+                    target=self._warm, args=(specs,), name="engine-warm-up", daemon=True
+                )
+                self._warm_thread.start()
+            return self._warm_thread
+
+    def _warm(self, specs: list[str]) -> None:
+        try:
+            if self.llama_cpp is not None and self.llama_cpp.model is None:
+                self.warming = f"loading {self.llama_cpp.gguf.name} and a context per pane"
+                with self.lock:
+                    self.llama_cpp.load()
+            adapters = [spec for spec in dict.fromkeys(specs) if not is_base(spec)]
+            for n, spec in enumerate(adapters, 1):
+                self.warming = f"preparing {spec} ({n}/{len(adapters)})"
+                try:
+                    if self.llama_cpp is not None:
+                        self.llama_cpp.lora_of(spec)
+                    else:
+                        self.load_adapter(spec)
+                except (ModelLoadError, HubError) as err:  # that pick shows the error; the rest works
+                    self.warm_errors.append(str(err))
+        except Exception as err:  # noqa: BLE001 -- shown in the page and raised by every request
+            self.warm_errors.append(f"The engine could not start: {err}")
+        finally:
+            self.warming = ""
+            self.ready.set()
+
+    def status(self) -> tuple[bool, str]:
+        """(ready, one line for the page): warming up, ready, or what went wrong while warming up."""
+        if not self.ready.is_set():
+            return False, f"**Warming up** ({self.warming or 'starting'}…): a send waits until it is done."
+        if self.warm_errors:
+            return True, "**Warm-up:** " + " ".join(self.warm_errors)
+        return True, "**Ready.**"
+
+    def wait_ready(self) -> None:
+        """Block until the warm-up is done (starting it if nobody did); raise if it left no engine."""
+        if not self.ready.is_set():
+            self.warm_up([])
+        self.ready.wait()
+        if self.llama_cpp is not None and self.llama_cpp.model is None:
+            raise ModelLoadError(" ".join(self.warm_errors) or "llama.cpp is not loaded.")
 
     # -- adapters -------------------------------------------------------------------------------
     def _adapter_name(self, spec: str, keep: set[str]) -> str:
@@ -130,6 +214,9 @@ class Engine:
 
         if is_base(spec):
             return BASE_ADAPTER
+        if self.llama_cpp is not None:  # converted to a GGUF LoRA and loaded onto the GGUF base
+            self.llama_cpp.lora_of(spec)
+            return spec
         if spec in self.adapters:
             self.adapters.move_to_end(spec)
             return self.adapters[spec]
@@ -150,6 +237,9 @@ class Engine:
 
     def load_adapter(self, spec: str) -> str:
         """Attach ``spec`` now (raises ModelLoadError with the reason); returns its adapter name."""
+        if self.llama_cpp is not None:  # llama.cpp's LoRAs are kept by the panes, under their own lock
+            self.wait_ready()
+            return self._adapter_name(spec, {spec})
         with self.lock:
             return self._adapter_name(spec, {spec})
 
@@ -237,6 +327,7 @@ class Engine:
                 stopped = any(event.is_set() for event in stops)
                 return torch.full((input_ids.shape[0],), stopped, dtype=torch.bool, device=input_ids.device)
 
+        self.wait_ready()
         with self.lock:
             prompts = [
                 self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -268,13 +359,15 @@ class Engine:
     def _generate_llama_cpp(
         self, panes, prompts: list[str], settings: GenerationSettings, stops, report
     ) -> None:
-        """The panes on llama.cpp, one context per (pane, adapter); call with the lock held."""
-        keep = {(row, spec) for row, (spec, _) in enumerate(panes)}
-        contexts = [
-            self.llama_cpp.context(row, spec, None if is_base(spec) else resolve_adapter_path(spec), keep)
-            for row, (spec, _) in enumerate(panes)
-        ]
+        """The panes on llama.cpp, each on its own context with its adapter; call with the lock held."""
+        loras = [None if is_base(spec) else self.llama_cpp.lora_of(spec) for spec, _ in panes]
         ids = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in prompts]
         self.llama_cpp.generate(
-            contexts, ids, settings.max_new_tokens, settings.temperature, self.eos_ids, stops, report
+            loras,
+            ids,
+            stop_ids=self.eos_ids,
+            max_new_tokens=settings.max_new_tokens,
+            temperature=settings.temperature,
+            should_stop=lambda: any(event.is_set() for event in stops),
+            report=report,
         )

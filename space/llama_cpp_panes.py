@@ -1,151 +1,94 @@
-"""The Arena's panes on llama.cpp (``ARENA_ENGINE=llama.cpp`` after ``make llama-cpp``) for a GGUF base.
+"""The Arena's two panes on the llama.cpp engine (``codegen_lab/llamacpp.py``): the GGUF base loaded once,
+one context per pane, each pane's adapter a GGUF LoRA applied to its own context (llama.cpp applies one
+adapter set per context; switching it is free, the weights stay one mmap).
 
-bench/generation.py measured it the fastest CPU path with the adapters applied and the reference's greedy
-tokens: the Q4_K weights are read at memory speed, where transformers decodes dequantized bf16/fp32.
-llama.cpp applies one adapter set per context, so each pane gets its own context (the weights are one
-shared mmap) and its own thread with its share of the cores. Adapters are PEFT folders converted once to
-GGUF LoRAs by llama.cpp's own ``convert_lora_to_gguf.py`` (kept with the source by ``make llama-cpp``).
+Nothing waits for the first request: ``load`` (the Engine's warm-up thread, at start-up) loads the base
+and builds both contexts, and the opening adapters are converted right after (``lora_of``); a pick made
+later is converted when it is picked. Thread placement is ``pane_threads``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import importlib.util
-import os
-import subprocess
-import sys
+import random
 import threading
-from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from codegen_lab.models import ModelLoadError
+from codegen_lab.llamacpp import LlamaCppModel, Sampling, adapter_gguf, default_threads
+from codegen_lab.models import resolve_adapter_path
+from space.background import Report
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-LLAMA_CPP_SOURCE = Path(
-    os.environ.get(
-        "LLAMA_CPP_SOURCE", REPO_ROOT / ".venv" / "src" / "llama_cpp_python" / "vendor" / "llama.cpp"
-    )
-)
+TOP_P = 0.95  # with a temperature above 0, as the transformers panes sample
 
 
-def is_installed() -> bool:
-    return (
-        importlib.util.find_spec("llama_cpp") is not None
-        and (LLAMA_CPP_SOURCE / "convert_lora_to_gguf.py").exists()
-    )
+def pane_threads(panes: int) -> int:
+    """Threads per pane context: the cores split between the panes, which decode at the same time.
 
-
-@contextlib.contextmanager
-def without_repacking() -> Iterator[None]:
-    """Load weights without llama.cpp's extra CPU buffer types (weight repacking).
-
-    On AMX CPUs those put the matmuls on ggml's AMX kernels, and 0.3.36 crashes there in the first
-    decode (SIGSEGV in ggml_backend_amx_mul_mat); ``Llama`` has no argument for the model parameter
-    ``use_extra_bufts``, so the defaults it reads are wrapped while it loads.
+    Measured on 2 cores with SmolLM2 (README, "Thread placement"): one thread per pane, both panes
+    concurrent, streams both at once with the most tokens/s in all; two threads each, concurrent,
+    oversubscribes the cores (llama.cpp's threads spin-wait for each other), and alternating steps at two
+    threads each adds a hand-over per token for no gain.
     """
-    import llama_cpp.llama as high_level
-
-    defaults = high_level.llama_cpp.llama_model_default_params
-
-    def no_extra_buffers():
-        params = defaults()
-        params.use_extra_bufts = False
-        return params
-
-    high_level.llama_cpp.llama_model_default_params = no_extra_buffers
-    try:
-        yield
-    finally:
-        high_level.llama_cpp.llama_model_default_params = defaults
-
-
-def adapter_gguf(adapter: Path, base_folder: Path) -> Path:
-    """The PEFT adapter as a GGUF LoRA, converted once per weights file (written aside, then renamed)."""
-    from codegen_lab.embedded import cache_root
-
-    weights = adapter / "adapter_model.safetensors"
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
-    target = cache_root() / "llama-cpp" / f"{adapter.name}-{digest}.gguf"
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
-    command = [sys.executable, str(LLAMA_CPP_SOURCE / "convert_lora_to_gguf.py"), "--base", str(base_folder)]
-    done = subprocess.run(
-        [*command, "--outtype", "f32", "--outfile", str(partial), str(adapter)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        partial.unlink(missing_ok=True)
-        reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ModelLoadError(f"Adapter {adapter}: llama.cpp could not convert it to GGUF ({reason}).")
-    partial.rename(target)
-    return target
+    return max(1, default_threads() // panes)
 
 
 class LlamaCppPanes:
-    """llama.cpp contexts for (pane, adapter spec), least recently used dropped beyond ``max_contexts``."""
+    """The base in llama.cpp, one context per pane, and the GGUF LoRA of every adapter spec used so far."""
 
-    def __init__(self, base: str, base_folder: Path, *, n_ctx: int, panes: int = 2, max_contexts: int = 4):
-        from codegen_lab.embedded import gguf_path
+    def __init__(self, gguf: Path, base_folder: Path, *, n_ctx: int, panes: int = 2):
+        self.gguf, self.base_folder, self.n_ctx, self.panes = gguf, base_folder, n_ctx, panes
+        self.threads = pane_threads(panes)
+        self.model: LlamaCppModel | None = None
+        self.contexts: list = []  # codegen_lab.llamacpp.Context, one per pane
+        self.loras: dict[str, Path] = {}  # adapter spec -> its GGUF LoRA, loaded onto the base
+        self.lock = threading.Lock()  # one conversion at a time, each spec converted once
 
-        if not is_installed():
-            raise ModelLoadError("ARENA_ENGINE=llama.cpp needs llama-cpp-python: run `make llama-cpp` first.")
-        if not base.startswith("embedded:"):
-            raise ModelLoadError(f"ARENA_ENGINE=llama.cpp serves a GGUF base (embedded:...), not {base!r}.")
-        self.gguf = gguf_path(base)
-        self.base_folder = base_folder
-        self.n_ctx = n_ctx  # the longest prompt plus the longest answer
-        self.threads = max(1, (os.cpu_count() or 1) // panes)
-        self.max_contexts = max(max_contexts, panes)
-        self.contexts: OrderedDict[tuple[int, str], object] = OrderedDict()
+    def load(self) -> None:
+        """The base (memory-mapped) and one context per pane of ``n_ctx`` tokens."""
+        model = LlamaCppModel(self.gguf)
+        self.contexts = [model.context(n_ctx_seq=self.n_ctx, threads=self.threads) for _ in range(self.panes)]
+        self.model = model
 
-    def context(self, pane: int, spec: str, adapter_folder: Path | None, keep: set[tuple[int, str]]):
-        """The context of ``pane`` with the adapter in ``adapter_folder`` (None: the base), made on first use."""
-        from llama_cpp import Llama
+    def lora_of(self, spec: str) -> Path:
+        """The GGUF LoRA of an adapter spec, converted once (cached on disk too) and loaded onto the base.
 
-        key = (pane, spec)
-        if key in self.contexts:
-            self.contexts.move_to_end(key)
-            return self.contexts[key]
-        lora = None if adapter_folder is None else adapter_gguf(adapter_folder, self.base_folder)
-        try:
-            with without_repacking():
-                llm = Llama(
-                    model_path=str(self.gguf),
-                    lora_path=str(lora) if lora else None,
-                    n_ctx=self.n_ctx,
-                    n_threads=self.threads,
-                    verbose=False,
-                )
-        except ValueError as err:  # llama-cpp-python's way of saying a file did not load
-            raise ModelLoadError(f"Adapter {adapter_folder}: llama.cpp could not load it ({err}).") from None
-        self.contexts[key] = llm
-        for old in [k for k in self.contexts if k not in keep]:
-            if len(self.contexts) <= self.max_contexts:
-                break
-            del self.contexts[old]
-        return llm
+        Raises ModelLoadError (or HubError) naming the adapter when it cannot be fetched, converted or loaded.
+        """
+        with self.lock:
+            if spec not in self.loras:
+                path = adapter_gguf(resolve_adapter_path(spec), self.base_folder)
+                self.model.lora(path)  # an adapter of another base fails here, not in a pane
+                self.loras[spec] = path
+            return self.loras[spec]
 
-    def generate(self, contexts: list, prompts: list[list[int]], max_new_tokens: int, temperature: float,
-                 eos_ids: set[int], stops: tuple[threading.Event, ...], report) -> None:  # fmt: skip
-        """Each pane in its own thread; reports ``("tokens", row_tokens)`` with None for the other rows."""
-        sampling = {"top_k": 1, "temp": 0.0} if temperature <= 0 else {"temp": temperature, "top_p": 0.95}
+    def generate(
+        self,
+        loras: Sequence[Path | None],
+        prompts: Sequence[list[int]],
+        *,
+        stop_ids: set[int],
+        max_new_tokens: int,
+        temperature: float,
+        should_stop: Callable[[], bool],
+        report: Report,
+    ) -> None:
+        """Each pane in its own thread on its own context; reports ``("tokens", row_tokens)``, None for the
+        other rows. ``loras[row]`` is pane row's GGUF LoRA, None for the base."""
+        seed = random.randrange(2**31)
+        sampling = Sampling() if temperature <= 0 else Sampling(temperature, TOP_P, seed)
 
         def pane(row: int) -> None:
-            llm = contexts[row]
-            llm.reset()
-            for n, token in enumerate(llm.generate(prompts[row], repeat_penalty=1.0, reset=True, **sampling)):
-                step = [None] * len(contexts)
+            def on_token(_: int, token: int) -> None:
+                step: list[int | None] = [None] * len(prompts)
                 step[row] = token
                 report("tokens", step)
-                if token in eos_ids or n + 1 >= max_new_tokens or any(e.is_set() for e in stops):
-                    return
 
-        with ThreadPoolExecutor(len(contexts), thread_name_prefix="llama-cpp-pane") as pool:
-            for future in [pool.submit(pane, row) for row in range(len(contexts))]:
+            context = self.contexts[row]
+            context.use_lora(loras[row])
+            context.generate([prompts[row]], stop_ids=stop_ids, max_new_tokens=max_new_tokens,
+                             sampling=sampling, streams=[row], on_token=on_token, should_stop=should_stop)  # fmt: skip
+
+        with ThreadPoolExecutor(len(prompts), thread_name_prefix="llama-cpp-pane") as pool:
+            for future in [pool.submit(pane, row) for row in range(len(prompts))]:
                 future.result()

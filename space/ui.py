@@ -56,9 +56,11 @@ def base_model_from_env() -> str:
 
 
 def engine_from_env() -> Engine:
-    """``BASE_MODEL`` loaded once, the Arena on ``ARENA_ENGINE``: transformers (default) or llama.cpp
-    (after ``make llama-cpp``, for an embedded GGUF base: bench/generation.py measured it fastest on a CPU)."""
-    return Engine(base_model_from_env(), arena_engine=os.environ.get("ARENA_ENGINE", "transformers"))
+    """``BASE_MODEL`` loaded once on ``ARENA_ENGINE`` (auto, llama.cpp or transformers; default auto:
+    llama.cpp on a CPU where it is installed and the base has a GGUF, as ``evaluation run --engine``)."""
+    engine = Engine(base_model_from_env(), arena_engine=os.environ.get("ARENA_ENGINE", "auto"))
+    print(engine.describe(), flush=True)
+    return engine
 
 
 def build_demo(engine: Engine | None = None) -> gr.Blocks:
@@ -69,8 +71,8 @@ def build_demo(engine: Engine | None = None) -> gr.Blocks:
         timer = gr.Timer(seconds) if seconds else None
         gr.Markdown(
             f"# codegen-lora-lab\nLoRA code models side by side, judged on LiveCodeBench. Base model: "
-            f"`{engine.base}` on `{engine.model.device}`"
-            + (", the Arena on llama.cpp." if engine.llama_cpp else ".")
+            f"`{engine.base}`. {engine.describe()}",
+            elem_id="header",
         )
         with gr.Tabs():
             with gr.Tab("Arena", id="arena"):

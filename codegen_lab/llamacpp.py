@@ -18,11 +18,8 @@ both engines see the same ids); this module needs no transformers model.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,22 +27,17 @@ from pathlib import Path
 
 from codegen_lab.models import ModelLoadError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-LLAMA_CPP_SOURCE = Path(
-    os.environ.get(
-        "LLAMA_CPP_SOURCE", REPO_ROOT / ".venv" / "src" / "llama_cpp_python" / "vendor" / "llama.cpp"
-    )
-)
+PACKAGE = "llama_cpp"  # llama-cpp-python's import name
 REPACK_ENV = "CODEGEN_LAB_LLAMA_REPACK"  # on | off | auto (default: off only where AMX is present)
 ENGINES = ("auto", "llama.cpp", "transformers")
 
 
 def is_installed() -> bool:
-    """llama-cpp-python importable, and llama.cpp's LoRA converter beside it (``make llama-cpp``)."""
-    return (
-        importlib.util.find_spec("llama_cpp") is not None
-        and (LLAMA_CPP_SOURCE / "convert_lora_to_gguf.py").exists()
-    )
+    """llama-cpp-python importable (``make llama-cpp`` here; a Space builds it from requirements.txt).
+
+    Its LoRA converter is found or fetched when an adapter is first converted (codegen_lab/gguf_lora.py).
+    """
+    return importlib.util.find_spec(PACKAGE) is not None
 
 
 def base_gguf(base: str) -> Path | None:
@@ -135,33 +127,6 @@ def repacking() -> bool:
     if forced not in ("on", "off", "auto"):
         raise ModelLoadError(f"{REPACK_ENV}={forced!r}: use on, off or auto.")
     return forced == "on" if forced != "auto" else not has_amx()
-
-
-def adapter_gguf(adapter: Path, base_folder: Path) -> Path:
-    """The PEFT adapter as a GGUF LoRA, converted once per weights file (written aside, then renamed)."""
-    from codegen_lab.embedded import cache_root
-
-    weights = adapter / "adapter_model.safetensors"
-    if not weights.is_file():
-        raise ModelLoadError(f"Adapter {adapter} has no adapter_model.safetensors to convert for llama.cpp.")
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
-    target = cache_root() / "llama-cpp" / f"{adapter.name}-{digest}.gguf"
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.stem}.partial-{os.getpid()}")
-    command = [sys.executable, str(LLAMA_CPP_SOURCE / "convert_lora_to_gguf.py"), "--base", str(base_folder)]
-    done = subprocess.run(
-        [*command, "--outtype", "f32", "--outfile", str(partial), str(adapter)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        partial.unlink(missing_ok=True)
-        reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ModelLoadError(f"Adapter {adapter}: llama.cpp could not convert it to GGUF ({reason}).")
-    os.replace(partial, target)
-    return target
 
 
 @contextlib.contextmanager

@@ -35,7 +35,8 @@ def load_llama_cpp(base: str, adapters: dict[str, str]) -> LlamaCppLoaded:
     """The base's GGUF with ``adapters`` ({name: spec}) converted to GGUF LoRAs (cached); no torch model."""
     from transformers import AutoTokenizer, GenerationConfig
 
-    from codegen_lab.llamacpp import LlamaCppModel, adapter_gguf, base_gguf
+    from codegen_lab.gguf_lora import adapter_gguf
+    from codegen_lab.llamacpp import LlamaCppModel, base_gguf
     from codegen_lab.models import resolve_adapter_path, resolve_model_path
 
     folder = resolve_model_path(base)

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from codegen_lab.llamacpp import LlamaCppModel, Sampling, adapter_gguf, default_threads
+from codegen_lab.gguf_lora import adapter_gguf
+from codegen_lab.llamacpp import LlamaCppModel, Sampling, default_threads
 from codegen_lab.models import resolve_adapter_path
 from space.background import Report
 

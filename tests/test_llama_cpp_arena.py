@@ -110,9 +110,9 @@ def test_llama_cpp_serves_gguf_bases_only(tiny_model_dir):
 
 
 def test_without_llama_cpp_auto_is_transformers_said_once(monkeypatch, tmp_path):
-    """llama.cpp's LoRA converter missing (LLAMA_CPP_SOURCE elsewhere): is_installed() is False, auto
-    serves transformers and says so in one sentence; asking for llama.cpp is one error."""
-    monkeypatch.setattr(llamacpp_module, "LLAMA_CPP_SOURCE", tmp_path / "no-llama-cpp")
+    """llama-cpp-python not importable: is_installed() is False, auto serves transformers and says so in
+    one sentence; asking for llama.cpp is one error."""
+    monkeypatch.setattr(llamacpp_module, "PACKAGE", "llama_cpp_not_installed_here")
     engine = Engine(EMBEDDED_MODEL, arena_engine="auto")
     assert engine.engine == "transformers" and engine.llama_cpp is None and engine.model is not None
     line = engine.describe()

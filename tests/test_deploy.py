@@ -7,8 +7,7 @@ import base64
 import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -18,6 +17,7 @@ from huggingface_hub import SpaceCard
 from codegen_lab.hub import Hub, HubError
 from codegen_lab.paths import REPO_ROOT
 from space.deploy import DeployArguments, DeployError, deploy
+from tests.helpers import loopback_hub
 
 
 def git(repo: Path, *args: str) -> None:
@@ -170,15 +170,8 @@ class _SpaceHub(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def space_server(monkeypatch):
-    from huggingface_hub import constants
-
-    monkeypatch.delenv("CODEGEN_LAB_HUB")
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    handler = type("Handler", (_SpaceHub,), {"requests": [], "files": {}})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield handler, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with loopback_hub(monkeypatch, _SpaceHub, requests=[], files={}) as served:
+        yield served
 
 
 def committed(handler) -> list[list[tuple[str, str]]]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from codegen_lab.hub import Hub, HubError
+from tests.helpers import loopback_hub
 
 
 def test_local_hub_round_trips_a_folder_on_a_branch(tmp_path, local_hub):
@@ -83,15 +83,8 @@ class _RecordingHub(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def fake_hub_server(monkeypatch):
-    from huggingface_hub import constants
-
-    monkeypatch.delenv("CODEGEN_LAB_HUB")
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # an earlier offline test may have set it
-    handler = type("Handler", (_RecordingHub,), {"requests": [], "status": 200})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield handler, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with loopback_hub(monkeypatch, _RecordingHub, requests=[], status=200) as served:
+        yield served
 
 
 def test_real_hub_path_sends_the_expected_requests(fake_hub_server):

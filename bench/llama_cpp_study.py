@@ -95,9 +95,12 @@ def main(args: LlamaCppStudyArguments) -> None:
         for name in [args.base_model, *args.adapters]
     }
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(args.base_model))
+    from codegen_lab.llamacpp import default_threads
+
     print(
         f"The 41 study problems, public tests, study prompt, greedy, {args.max_new_tokens} new tokens; llama.cpp "
-        f"engine ({args.batch_size} sequences per context) vs the transformers files in {args.reference_dir}/"
+        f"engine ({args.batch_size} sequences per context, {default_threads()} threads) vs the transformers "
+        f"files in {args.reference_dir}/"
     )
     for name in seconds:
         print(compare(args, name, seconds[name], tokenizer))

@@ -321,7 +321,10 @@ def test_the_space_picks_up_new_branches_on_refresh_and_on_its_timer(tmp_path, m
     assert refresh_seconds() == 30.0
     with gr.Blocks() as demo:
         timer = gr.Timer(refresh_seconds())
-        build_arena_tab(SimpleNamespace(base="tiny", lock=threading.Lock()), timer)
+        ready = SimpleNamespace(
+            base="tiny", lock=threading.Lock(), warm_up=list, status=lambda: (True, "Ready.")
+        )
+        build_arena_tab(ready, timer)  # the tab's layout and timers: no model behind it
         build_leaderboard_tab(handlers.store, timer=timer)
     ticks = [d for d in demo.get_config_file()["dependencies"] if (timer._id, "tick") in d["targets"]]
     assert len(ticks) == 2  # the Arena's model lists and the leaderboard

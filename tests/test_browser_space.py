@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from codegen_lab.gguf_lora import LLAMA_CPP_SOURCE
 from codegen_lab.paths import REPO_ROOT
 from tests.app_server import chromium_page, running_app
 from tests.conftest import ARTIFACTS
@@ -84,6 +85,7 @@ def space_env(tree: Path, home: Path, site: Path, path: str) -> dict[str, str]:
         "HF_HOME": str(home / ".cache" / "huggingface"),
         "BASE_MODEL": "embedded:smollm2",
         "OMP_NUM_THREADS": "1",
+        "LLAMA_CPP_SOURCE": str(LLAMA_CPP_SOURCE),  # llama.cpp's converters, as a Space's cache holds them
     }
 
 

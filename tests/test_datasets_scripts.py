@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from codegen_lab import SYSTEM_PROMPT
+from codegen_lab.paths import REPO_ROOT
 from datasets_scripts import (
     SAMPLES,
     DataValidationError,
@@ -24,7 +25,6 @@ from datasets_scripts import (
 )
 from evaluation.benchmark import STUDY_BENCHMARK
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CASE = re.compile(r"Sample Input (\d+)\n(.*?)\n\nSample Output \1\n(.*?)(?=\n\nSample Input|\Z)", re.S)
 
 

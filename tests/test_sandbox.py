@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from codegen_lab.paths import REPO_ROOT
 from evaluation.judge import POOL, JudgeJob, SandboxUnavailable, TestCase, bwrap_usable, judge, sandbox_record
 from evaluation.judge.sandbox import MAX_TASKS, Worker
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ROOT = os.geteuid() == 0
 AS_NOBODY = "CODEGEN_LAB_TEST_UNPRIVILEGED"
 pytestmark = pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap cannot run here")

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from codegen_lab.hub import Hub
+from codegen_lab.paths import REPO_ROOT
 from codegen_lab.run_folder import list_checkpoints
 from evaluation.benchmark import STUDY_BENCHMARK
 from training.callbacks import LossGuard
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SMOKE = REPO_ROOT / "training" / "recipes" / "smoke.yaml"
 TRAINER_STATE = {"optimizer.pt", "scheduler.pt", "scaler.pt", "training_args.bin", "trainer_state.json"}
 

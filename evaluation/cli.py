@@ -52,7 +52,7 @@ class CompareArguments:
 
 
 def parse_adapters(values: list[str]) -> dict[str, str]:
-    from evaluation.api import default_adapter_name
+    from codegen_lab.naming import default_adapter_name
 
     adapters: dict[str, str] = {}
     for value in values:
@@ -69,8 +69,8 @@ def parse_adapters(values: list[str]) -> dict[str, str]:
 
 def run_command(args: RunArguments, config) -> int:
     from evaluation import jobs
-    from evaluation.api import evaluate_models
     from evaluation.benchmark import load_benchmark
+    from evaluation.pipeline import evaluate_models
     from evaluation.results import read_results
 
     adapters = parse_adapters(args.adapter)
@@ -147,7 +147,7 @@ def make_parser(command: str):
     """The TrlParser of one command (TRL's flag style, ``--config`` YAML)."""
     from trl import TrlParser
 
-    from evaluation.api import EvalConfig
+    from evaluation.pipeline import EvalConfig
     from evaluation.rejudge import RejudgeArguments
 
     dataclasses = {

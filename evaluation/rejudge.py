@@ -188,9 +188,9 @@ def results_files(paths: list[str]) -> list[Path]:
 def rejudge_results(args: RejudgeArguments) -> list[Path]:
     """Judge every sample of the results files again and rewrite them; returns the files."""
     from codegen_lab.files import write_json_atomic
-    from evaluation.api import EvalConfig
     from evaluation.benchmark import load_benchmark
     from evaluation.grading import Answer, grade
+    from evaluation.pipeline import EvalConfig
     from evaluation.results import build_results, problem_record, read_results
 
     benchmark = load_benchmark(args.benchmark, test_scope=args.test_scope)

@@ -111,8 +111,8 @@ def main(args: DemoArguments) -> None:
         for run in args.runs:
             recard(Path(args.output_dir) / Path(run).name)
         return
-    from evaluation.api import EvalConfig, evaluate_models
     from evaluation.benchmark import STUDY_PRESET, load_benchmark
+    from evaluation.pipeline import EvalConfig, evaluate_models
 
     runs = [Path(run) for run in args.runs]
     recipes = {run.name: read_run_state(run).get("recipe", {}) for run in runs}

@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO_ROOT))
 from codegen_lab import DEFAULT_BASE_MODEL  # noqa: E402
 from codegen_lab.files import write_json_atomic  # noqa: E402
 from codegen_lab.naming import arm_of, parse_checkpoint_dirname, slugify  # noqa: E402
-from evaluation.api import EvalConfig  # noqa: E402
 from evaluation.benchmark import STUDY_PRESET, load_benchmark  # noqa: E402
+from evaluation.pipeline import EvalConfig  # noqa: E402
 from evaluation.rejudge import RejudgeArguments, rejudge  # noqa: E402
 from evaluation.results import build_results, problem_record  # noqa: E402
 

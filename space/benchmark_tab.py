@@ -1,7 +1,7 @@
 """The Space's Benchmark tab: evaluate the base model or an adapter on a LiveCodeBench preset, live.
 
 ``build_benchmark_tab(engine, list_models=...)`` is called inside a ``gr.Tab`` by ``space/ui.py``. The run
-goes through ``evaluation.api.evaluate_models`` in a worker thread on the Arena engine's model and engine
+goes through ``evaluation.pipeline.evaluate_models`` in a worker thread on the Arena engine's model and engine
 (one copy in memory; on transformers its batches take turns with the Arena's under the engine's lock, on
 llama.cpp it decodes in a context of its own beside the panes' contexts), reports every judged problem and
 the tokens being generated, stops cleanly on Cancel, and writes its results file
@@ -20,8 +20,8 @@ from pathlib import Path
 import gradio as gr
 
 from codegen_lab import BASE_ADAPTER
-from evaluation.api import EvalProgress
 from evaluation.benchmark import load_benchmark
+from evaluation.pipeline import EvalProgress
 from space.background import END, Report, stream_reports
 from space.catalog import outputs_dir
 from space.engine import Engine, is_base
@@ -69,7 +69,7 @@ def run_benchmark(
     with the finished problems kept for a resume; a ``cancelling`` step comes as soon as the flag is seen.
     Errors (a bad adapter, say) are re-raised here.
     """
-    from evaluation.api import EvalConfig, LoadedModel, evaluate_models
+    from evaluation.pipeline import EvalConfig, LoadedModel, evaluate_models
 
     config = EvalConfig(max_new_tokens=max_new_tokens, batch_size=batch_size, engine=engine.engine)
 

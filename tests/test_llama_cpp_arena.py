@@ -96,7 +96,7 @@ def test_the_benchmark_tab_runs_on_the_engines_llama_cpp_base(engine, adapter, t
 
     monkeypatch.setattr("codegen_lab.models.load_model", refuse)
     monkeypatch.setattr("evaluation.llama_cpp_run.load_llama_cpp", refuse)
-    monkeypatch.setattr("evaluation.api.load_llama_cpp", refuse)
+    monkeypatch.setattr("evaluation.pipeline.load_llama_cpp", refuse)
     assert benchmark_engine(engine, adapter, tmp_path) == "llama.cpp"
 
 

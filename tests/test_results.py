@@ -132,8 +132,8 @@ def test_resume_after_kill_redoes_nothing_and_loses_nothing(tiny_model_dir, tiny
 
 
 def test_should_stop_keeps_finished_problems_and_a_rerun_completes(tiny_model_dir, tiny_adapters, tmp_path):
-    from evaluation.api import EvalConfig, evaluate_models
     from evaluation.benchmark import load_benchmark
+    from evaluation.pipeline import EvalConfig, evaluate_models
 
     bench = load_benchmark(str(STUDY_BENCHMARK), limit=4)
     progress = []

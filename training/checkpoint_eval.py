@@ -40,7 +40,8 @@ class CheckpointEvaluator:
 
     def evaluate(self, checkpoint: Path, split: str) -> dict:
         """Evaluate ``checkpoint`` on ``split`` (validation|test); results go under ``<run>/results/``."""
-        from evaluation.api import EvalConfig, default_adapter_name, evaluate_models
+        from codegen_lab.naming import default_adapter_name
+        from evaluation.pipeline import EvalConfig, evaluate_models
 
         run_dir = checkpoint.parent
         out_dir = run_folder.results_dir(run_dir, split)

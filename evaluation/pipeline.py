@@ -1,6 +1,6 @@
 """Evaluate a base model and its LoRA adapters on a benchmark: generate -> extract -> judge -> results.
 
-from evaluation.api import evaluate_models
+from evaluation.pipeline import evaluate_models
 from evaluation.benchmark import load_benchmark
 paths = evaluate_models("embedded:smollm2", {"deep": "outputs/deep/checkpoint-step-20-epoch-1"},
                         load_benchmark(preset="study"), "outputs/eval", EvalConfig(max_new_tokens=256))
@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from codegen_lab import BASE_ADAPTER
-from codegen_lab.naming import arm_of, branch_name, parse_branch_name, parse_checkpoint_dirname
+from codegen_lab.naming import adapter_model_info, base_display_name
 from evaluation.benchmark import Benchmark
 from evaluation.generate import GenerationProgress, Request, Sampling
 from evaluation.llama_cpp_run import LlamaCppLoaded, generate_llama_cpp, load_llama_cpp
 from evaluation.results import ResultsWriter, package_versions, problem_record, results_path
 
-__all__ = ["EvalConfig", "EvalProgress", "Sampling", "evaluate_models", "adapter_model_info"]
+__all__ = ["EvalConfig", "EvalProgress", "Sampling", "evaluate_models"]
 logger = logging.getLogger(__name__)
 
 
@@ -117,36 +117,6 @@ def format_duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
-
-
-def base_display_name(base: str) -> str:
-    path = Path(base)
-    return path.name if path.is_dir() else base
-
-
-def adapter_model_info(name: str, spec: str) -> dict:
-    """run, arm, step and source of an adapter spec (checkpoint folder or ``repo@step-000100``)."""
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        parsed = parse_checkpoint_dirname(path.name)
-        run = path.parent.name if parsed else path.name
-        return {"run": run, "arm": arm_of(name), "step": parsed[0] if parsed else None, "source": "local"}
-    repo, _, revision = spec.partition("@")
-    return {
-        "run": repo.split("/")[-1],
-        "arm": arm_of(name),
-        "step": parse_branch_name(revision) if revision else None,
-        "source": "hub",
-    }
-
-
-def default_adapter_name(spec: str) -> str:
-    """``outputs/deep-smoke/checkpoint-step-20-epoch-1`` -> ``deep-smoke@step-000020``; a repo keeps its revision."""
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        parsed = parse_checkpoint_dirname(path.name)
-        return f"{path.parent.name}@{branch_name(parsed[0])}" if parsed else path.name
-    return spec.split("/")[-1]
 
 
 def evaluate_models(

@@ -19,12 +19,13 @@ import sys
 from pathlib import Path
 
 from codegen_lab.paths import REPO_ROOT
+from model_cards.report import sections
 
 BLOCK = re.compile(r"(<!-- generated:(?P<name>[^ ]+) -->\n)(?P<body>.*?)(<!-- /generated -->)", re.DOTALL)
 
 
 def pct(value: float) -> str:
-    return f"{100 * value:.1f} %"
+    return sections.pct(value, " %")
 
 
 def study_block(report: dict) -> str:

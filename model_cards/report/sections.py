@@ -7,8 +7,9 @@ import json
 from codegen_lab.run_folder import METRICS
 
 
-def pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}"
+def pct(value: float | None, sign: str = "") -> str:
+    """A rate as a percentage with one decimal (``sign`` after it: the README's " %"); — when missing."""
+    return "—" if value is None else f"{100 * value:.1f}{sign}"
 
 
 def ci(interval: list[float] | None) -> str:

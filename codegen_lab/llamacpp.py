@@ -109,24 +109,36 @@ def default_threads() -> int:
     return int(value) if value.isdigit() and int(value) > 0 else len(os.sched_getaffinity(0))
 
 
-def has_amx() -> bool:
+def cpu_flags() -> set[str]:
     try:
-        return "amx_int8" in Path("/proc/cpuinfo").read_text()
+        return set(
+            " ".join(
+                line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")
+            ).split()
+        )
     except OSError:
-        return False
+        return set()
+
+
+def has_amx() -> bool:
+    return "amx_int8" in cpu_flags()
 
 
 def repacking() -> bool:
-    """Whether weights load in llama.cpp's repacked CPU layouts (faster prompt processing).
+    """Whether weights load in llama.cpp's repacked CPU layouts (interleaved Q4_K blocks for its GEMM kernels).
 
-    Off where AMX is present: there the repacked buffers route matmuls to ggml's AMX kernels, and
-    0.3.36 crashes in the first decode (SIGSEGV in ggml_backend_amx_mul_mat; reproduced on an AMX
-    Xeon with the Qwen Q4_K_M base). ``CODEGEN_LAB_LLAMA_REPACK=on|off`` overrides.
+    Off where AMX is present: there the repacked buffers route matmuls to ggml's AMX kernels, and 0.3.36
+    crashes in the first decode (SIGSEGV in ggml_backend_amx_mul_mat; reproduced on an AMX Xeon with the
+    Qwen Q4_K_M base). Off where AVX-512 is present: measured on an AMD EPYC (AVX-512-BF16, 2 threads), a
+    407-token prefill took 2.6-3.2 s repacked against 1.7-2.0 s plain, and decoding gained nothing
+    (bench/llama_cpp_engine.py (d)). On elsewhere (AVX2-only CPUs, where the repacked kernels are
+    llama.cpp's own AVX2 path). ``CODEGEN_LAB_LLAMA_REPACK=on|off`` overrides.
     """
     forced = os.environ.get(REPACK_ENV, "auto")
     if forced not in ("on", "off", "auto"):
         raise ModelLoadError(f"{REPACK_ENV}={forced!r}: use on, off or auto.")
-    return forced == "on" if forced != "auto" else not has_amx()
+    flags = cpu_flags()
+    return forced == "on" if forced != "auto" else not ({"amx_int8", "avx512f"} & flags)
 
 
 @contextlib.contextmanager

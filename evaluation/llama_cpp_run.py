@@ -27,8 +27,7 @@ class LlamaCppLoaded:
     stop_ids: set[int]
 
     def runtime(self, n_seq: int) -> dict:
-        return {"engine": "llama.cpp", "device": "cpu", "weights": self.model.gguf.name,
-                "n_seq": n_seq, "repack": self.model.repack}  # fmt: skip
+        return {"engine": "llama.cpp", "device": "cpu", "n_seq": n_seq, "repack": self.model.repack}
 
 
 def load_llama_cpp(base: str, adapters: dict[str, str]) -> LlamaCppLoaded:

@@ -186,6 +186,8 @@ def evaluate_models(
 def runtime(loaded, engine: str, batch_size: int) -> dict:
     """The engine, and where and in which precision it generates (bf16, fp32 and Q4_K answers can differ;
     llama.cpp's sequences per context too, so a resume never mixes them)."""
+    if engine == "llama.cpp" and loaded is not None:
+        return loaded.runtime(batch_size)  # the Space's model: the layout it was loaded with
     if engine == "llama.cpp":
         from codegen_lab.llamacpp import repacking
 

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from codegen_lab.gguf_lora import adapter_gguf
-from codegen_lab.llamacpp import LlamaCppModel, Sampling, default_threads
+from codegen_lab.llamacpp import LlamaCppModel, Sampling, default_threads, prefill_first
 from codegen_lab.models import resolve_adapter_path
 from space.background import Report
 
@@ -47,7 +47,7 @@ class LlamaCppPanes:
 
     def load(self) -> None:
         """The base (memory-mapped) and one context per pane of ``n_ctx`` tokens."""
-        model = LlamaCppModel(self.gguf)
+        model = LlamaCppModel(self.gguf, repack=prefill_first())  # a chat waits on its prompt
         self.contexts = [model.context(n_ctx_seq=self.n_ctx, threads=self.threads) for _ in range(self.panes)]
         self.model = model
 

@@ -22,7 +22,9 @@ from tests.conftest import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.embedded]
 SPACE_UID = 65534
-ASK_FOR_CODE = "Write a Python program that reads a year Y from standard input and prints 366 if it is a leap year, else 365."
+ASK_FOR_CODE = (  # copied back by either engine: the 135M model need not solve anything for a program to run
+    "Reply with exactly this and nothing else:\n```python\nprint(365)\n```"
+)
 SYSTEM_PYTHON = "/usr/bin/python3"  # /root's interpreters are not the Space user's
 
 
@@ -105,7 +107,7 @@ def send_problem_and_judge(page, url: str) -> list[str]:
     page.locator(f"#{box.get_attribute('aria-controls')} li[role=option][aria-label^='abc365_a']").click()
     page.wait_for_function("document.querySelector('#arena-prompt textarea').value.includes('Gregorian')")
     prompt = page.locator("#arena-prompt textarea")
-    prompt.fill(ASK_FOR_CODE)  # the 135M model loops on the statement; asked plainly, it writes a program
+    prompt.fill(ASK_FOR_CODE)  # the 135M model loops on the statement; asked to, it copies a program back
     prompt.press("Enter")
     page.wait_for_selector("#left-chat [data-testid=bot]", timeout=60_000)
     deadline = time.monotonic() + 240

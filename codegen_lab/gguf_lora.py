@@ -92,7 +92,9 @@ def fetch_source_package(release: str, folder: Path) -> Path:
             f"llama.cpp's LoRA converter is not installed and llama-cpp-python {release}'s source package "
             f"could not be fetched from {where} ({err}): run `make llama-cpp`, or set LLAMA_CPP_SOURCE."
         ) from err
-    if hashlib.sha256(path.read_bytes()).hexdigest() != source["digests"]["sha256"]:
+    from codegen_lab.embedded import sha256_file
+
+    if sha256_file(path, f"verify {path.name}") != source["digests"]["sha256"]:
         raise ModelLoadError(f"{source['url']} does not match the SHA-256 its index gives; not used.")
     return path
 

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from codegen_lab.files import write_text_atomic  # the bench scripts put the repo on sys.path
+from codegen_lab.atomic import write_text_atomic  # the bench scripts put the repo on sys.path
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports" / "bench"
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from codegen_lab.files import copy_file_atomic, copy_tree_atomic, write_bytes_atomic
+from codegen_lab.atomic import copy_file_atomic, copy_tree_atomic, write_bytes_atomic
 
 HUB_ENV = "CODEGEN_LAB_HUB"
 # Trainer state that never belongs in a published adapter.

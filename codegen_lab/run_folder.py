@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codegen_lab.files import write_json_atomic
+from codegen_lab.atomic import write_json_atomic
 from codegen_lab.naming import parse_branch_name, parse_checkpoint_dirname
 from codegen_lab.selection import Candidate
 

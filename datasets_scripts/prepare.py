@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from codegen_lab import EMBEDDED_MODEL
-from codegen_lab.files import replace_dir
+from codegen_lab.atomic import replace_dir
 
 logger = logging.getLogger("datasets_scripts.prepare")
 

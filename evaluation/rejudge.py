@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codegen_lab.files import write_text_atomic
+from codegen_lab.atomic import write_text_atomic
 from evaluation.benchmark import STUDY_BENCHMARK, count_tests
 
 ADDED = ("passed", "extraction", "tests")
@@ -187,7 +187,7 @@ def results_files(paths: list[str]) -> list[Path]:
 
 def rejudge_results(args: RejudgeArguments) -> list[Path]:
     """Judge every sample of the results files again and rewrite them; returns the files."""
-    from codegen_lab.files import write_json_atomic
+    from codegen_lab.atomic import write_json_atomic
     from evaluation.benchmark import load_benchmark
     from evaluation.grading import Answer, grade
     from evaluation.pipeline import EvalConfig

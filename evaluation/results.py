@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from codegen_lab.files import write_json_atomic, write_text_atomic
+from codegen_lab.atomic import write_json_atomic, write_text_atomic
 from codegen_lab.naming import slugify
 from evaluation.metrics import pass_at_1_interval, pass_at_k, pass_at_ks
 

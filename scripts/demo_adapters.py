@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from codegen_lab.atomic import write_text_atomic  # noqa: E402
 from codegen_lab.embedded import upstream_id  # noqa: E402
-from codegen_lab.files import write_text_atomic  # noqa: E402
 from codegen_lab.hub import CHECKPOINT_IGNORE  # noqa: E402
 from codegen_lab.naming import parse_checkpoint_dirname  # noqa: E402
 from codegen_lab.run_folder import (  # noqa: E402

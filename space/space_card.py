@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from codegen_lab import DEFAULT_BASE_MODEL
-from codegen_lab.files import write_bytes_atomic
+from codegen_lab.atomic import write_bytes_atomic
 from codegen_lab.paths import REPO_ROOT
 
 README = REPO_ROOT / "README.md"

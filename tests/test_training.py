@@ -286,7 +286,7 @@ def test_resume_from_a_checkpoint_follows_the_same_trajectory(tiny_model_dir, tm
 
 
 def test_resume_true_without_a_checkpoint_names_the_folder(tiny_model_dir, tmp_path):
-    from training.run import resume_path
+    from training.run_steps import resume_path
 
     with pytest.raises(FileNotFoundError, match="no checkpoint-step"):
         resume_path("true", str(tmp_path))

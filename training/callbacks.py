@@ -18,7 +18,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from codegen_lab.files import write_json_atomic
+from codegen_lab.atomic import write_json_atomic
 from codegen_lab.loss_history import VALIDATION_LOSS, loss_history
 from codegen_lab.naming import checkpoint_dirname
 from codegen_lab.run_folder import LOSS_CURVES, LOSS_HISTORY, update_run_state

@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codegen_lab.files import write_text_atomic
+from codegen_lab.atomic import write_text_atomic
 from codegen_lab.naming import parse_checkpoint_dirname
 from codegen_lab.run_folder import (
     CARD,

@@ -15,7 +15,7 @@
 
 Any YAML key can be overridden on the command line (``--max_steps 5 --lora_r 8``). Loss is computed on the
 assistant turn only (its ``<|im_end|>`` included), through TRL's ``assistant_only_loss`` and a ChatML
-template with ``{% generation %}`` markers. Arguments: training/arguments.py; the steps: training/run.py.
+template with ``{% generation %}`` markers. Arguments: training/arguments.py; the steps: training/run_steps.py.
 """
 
 from __future__ import annotations
@@ -31,29 +31,31 @@ def main(script_args, training_args, model_args, command: str | None = None) -> 
     """data -> model -> SFTTrainer(LoRA) -> train -> best checkpoint, cards, run state -> push main."""
     from trl import SFTTrainer, get_peft_config
 
-    from training import run
+    from training import run_steps
 
-    repo = run.take_over_push(training_args)  # each checkpoint to its own branch, not the Trainer's one push
+    repo = run_steps.take_over_push(
+        training_args
+    )  # each checkpoint to its own branch, not the Trainer's one push
     training_args.include_num_input_tokens_seen = "non_padding"  # tokens/s is always reported
-    resume = run.resume_path(training_args.resume_from_checkpoint, training_args.output_dir)
-    tokenizer, splits = run.load_splits(script_args, training_args, model_args)
-    model = run.load_model(training_args, model_args)
-    parts = run.RunParts.create(script_args, training_args, model_args, repo, command)
+    resume = run_steps.resume_path(training_args.resume_from_checkpoint, training_args.output_dir)
+    tokenizer, splits = run_steps.load_splits(script_args, training_args, model_args)
+    model = run_steps.load_model(training_args, model_args)
+    parts = run_steps.RunParts.create(script_args, training_args, model_args, repo, command)
     trainer = SFTTrainer(
         model=model,
         args=training_args,
         train_dataset=splits["train"],
-        eval_dataset=run.eval_sets(splits, script_args),
+        eval_dataset=run_steps.eval_sets(splits, script_args),
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
         callbacks=parts.callbacks(script_args),
     )
     result = trainer.train(resume_from_checkpoint=resume)
-    tokens_per_s = run.throughput(trainer, result, resume)
+    tokens_per_s = run_steps.throughput(trainer, result, resume)
     trainer.end()  # the rest is rank 0's alone: no collective call follows
     if training_args.process_index != 0:
         return {}
-    return run.finish(Path(training_args.output_dir), parts, tokens_per_s, result.global_step)
+    return run_steps.finish(Path(training_args.output_dir), parts, tokens_per_s, result.global_step)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from codegen_lab.files import write_json_atomic
+from codegen_lab.atomic import write_json_atomic
 from codegen_lab.hub import HUB_ENV, Hub, HubError
 from codegen_lab.jobs.spec import TERMINAL, JobError, JobSpec, JobStatus, timeout_seconds
 from codegen_lab.paths import REPO_ROOT

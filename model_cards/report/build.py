@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codegen_lab.files import replace_dir
+from codegen_lab.atomic import replace_dir
 from model_cards.report import analysis
 from model_cards.report.data import Checkpoint, ReportInputError, Run, load_runs
 

@@ -33,13 +33,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from codegen_lab.paths import REPO_ROOT  # noqa: E402
 from evaluation.benchmark import STUDY_BENCHMARK, load_benchmark  # noqa: E402
 from evaluation.extract import extract_code  # noqa: E402
 from evaluation.judge import POOL, JudgeJob, judge, resolve_mode  # noqa: E402
 from evaluation.judge.isolation import sandbox_python  # noqa: E402
 from evaluation.judge.sandbox import ADDRESS_HEADROOM_MB  # noqa: E402
 
-COURSE = Path(__file__).resolve().parent.parent / "results" / "course"  # the 738 generations, shipped
+COURSE = REPO_ROOT / "results" / "course"  # the 738 generations, shipped
 
 
 def load_jobs(limit: int | None) -> tuple[list[str], list[JudgeJob]]:
@@ -192,7 +193,7 @@ def whole_run(
         command += ["--output_file", str(verdicts), "--test_scope", "public-only", "--semantics", "plain"]
         command += ["--workers", str(args.workers), "--time_limit", str(args.time_limit)]
         start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True, cwd=Path(__file__).resolve().parents[1])
+        subprocess.run(command, check=True, capture_output=True, cwd=REPO_ROOT)
         wall = time.perf_counter() - start
     print(
         f"\n(d) whole `python -m evaluation rejudge` run on the {len(jobs)} programs of (a): {wall:.2f} s "
@@ -238,7 +239,7 @@ for filtered in (False, True):
 
 def filter_cost() -> None:
     """(e) Medians over forked children, as the zygote's programs are: install time and ns per syscall."""
-    evaluation = Path(__file__).resolve().parents[1] / "evaluation" / "judge"
+    evaluation = REPO_ROOT / "evaluation" / "judge"
     done = subprocess.run(
         [sys.executable, "-c", FILTER_PROBE, str(evaluation)], check=True, capture_output=True, text=True
     )

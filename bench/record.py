@@ -7,11 +7,11 @@ import contextlib
 import io
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 from codegen_lab.atomic import write_text_atomic  # the bench scripts put the repo on sys.path
+from codegen_lab.paths import REPO_ROOT
 
-REPORTS = Path(__file__).resolve().parent.parent / "reports" / "bench"
+REPORTS = REPO_ROOT / "reports" / "bench"
 
 
 class _Tee(io.TextIOBase):

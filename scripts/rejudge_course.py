@@ -18,12 +18,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from codegen_lab import DEFAULT_BASE_MODEL  # noqa: E402
 from codegen_lab.atomic import write_json_atomic  # noqa: E402
 from codegen_lab.naming import arm_of, parse_checkpoint_dirname, slugify  # noqa: E402
+from codegen_lab.paths import REPO_ROOT  # noqa: E402
 from evaluation.benchmark import STUDY_PRESET, load_benchmark  # noqa: E402
 from evaluation.pipeline import EvalConfig  # noqa: E402
 from evaluation.rejudge import RejudgeArguments, rejudge  # noqa: E402

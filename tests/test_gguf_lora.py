@@ -7,16 +7,16 @@ import hashlib
 import http.server
 import json
 import threading
-from pathlib import Path
 
 import pytest
 
 from codegen_lab import gguf_lora
 from codegen_lab.models import ModelLoadError, resolve_model_path
+from codegen_lab.paths import REPO_ROOT
 
 SOURCE_PACKAGE = gguf_lora.LLAMA_CPP_SOURCE.parents[2] / "llama_cpp_python-0.3.36.tar.gz"  # make llama-cpp's
 pytestmark = pytest.mark.skipif(not SOURCE_PACKAGE.is_file(), reason="needs make llama-cpp's source package")
-ADAPTER = Path(__file__).resolve().parent.parent / "demo" / "adapters" / "deep-smoke"
+ADAPTER = REPO_ROOT / "demo" / "adapters" / "deep-smoke"
 
 
 def serve_index(digest: str) -> http.server.ThreadingHTTPServer:

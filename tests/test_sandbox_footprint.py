@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from codegen_lab.paths import REPO_ROOT
 from evaluation.judge import POOL, JudgeJob, TestCase, bwrap_usable, judge
 from evaluation.judge.isolation import sandbox_python
 from tests.test_sandbox import CORRECT, SUM, descendants, verdicts
 
 pytestmark = pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap cannot run here")
-FILTER = Path(__file__).resolve().parent.parent / "evaluation" / "judge" / "sandbox_filter.py"
+FILTER = REPO_ROOT / "evaluation" / "judge" / "sandbox_filter.py"
 
 SYSCALL_BATTERY = """
 import ctypes, os, socket, fcntl

@@ -9,9 +9,10 @@ single push at the end.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-CHATML_TEMPLATE = Path(__file__).resolve().parents[1] / "codegen_lab" / "chatml_generation.jinja"
+from codegen_lab.paths import REPO_ROOT
+
+CHATML_TEMPLATE = REPO_ROOT / "codegen_lab" / "chatml_generation.jinja"
 
 
 @dataclass

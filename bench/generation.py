@@ -28,9 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from codegen_lab import EMBEDDED_QWEN, SYSTEM_PROMPT  # noqa: E402
+from codegen_lab import EMBEDDED_QWEN  # noqa: E402
 from codegen_lab.llamacpp import is_installed  # noqa: E402
 from codegen_lab.paths import REPO_ROOT  # noqa: E402
+from codegen_lab.prompts import SYSTEM_PROMPT  # noqa: E402
 
 PATHS = ("fp32", "bf16", "bf16-stacked", "int8-decode", "dyn-int8", "llama.cpp")
 DEMO = REPO_ROOT / "demo" / "adapters"

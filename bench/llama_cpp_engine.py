@@ -42,9 +42,9 @@ class LlamaCppBenchArguments:
 
 def study_prompts(loaded, n: int) -> list[list[int]]:
     """The first ``n`` study prompts as token ids, rendered as ``evaluation run`` renders them."""
+    from codegen_lab.prompts import build_messages
     from evaluation.benchmark import load_benchmark
     from evaluation.generate import Request, render_prompts
-    from evaluation.prompts import build_messages
 
     problems = load_benchmark(preset="study").problems[:n]
     requests = [Request(build_messages(p.question_content, p.starter_code)) for p in problems]

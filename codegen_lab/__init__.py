@@ -1,8 +1,5 @@
 """Code shared by every stage: model resolution and loading, LoRA adapters, Hub I/O, constants."""
 
-SYSTEM_PROMPT = (
-    "You are an expert Python programmer. Please read the problem carefully before writing any Python code."
-)
 DEFAULT_BASE_MODEL = "Qwen/Qwen2.5-Coder-1.5B-Instruct"
 EMBEDDED_MODEL = "embedded:smollm2"  # the fast test model
 EMBEDDED_QWEN = "embedded:qwen2.5-coder-1.5b"  # the study's base, Q4_K_M (make qwen)

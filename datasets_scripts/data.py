@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evaluation.prompts import build_messages  # the study's prompt: what the benchmark asks, trained on
+from codegen_lab.prompts import build_messages  # the study's prompt: what the benchmark asks, trained on
 
 if TYPE_CHECKING:
     import datasets

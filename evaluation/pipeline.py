@@ -251,9 +251,9 @@ def generate_and_judge(
     """Generate the pending answers batch by batch; each batch is judged while the next is generated."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from codegen_lab.prompts import build_messages
     from evaluation.generate import generate
     from evaluation.grading import Answer, grade
-    from evaluation.prompts import build_messages
 
     problems = {p.question_id: p for p in benchmark.problems}
     scope = benchmark.provenance["test_scope"]

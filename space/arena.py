@@ -12,9 +12,9 @@ import time
 
 import gradio as gr
 
-from codegen_lab import SYSTEM_PROMPT
 from codegen_lab.hub import HubError
 from codegen_lab.models import ModelLoadError
+from codegen_lab.prompts import LCB_SYSTEM, SYSTEM_PROMPT
 from evaluation.judge import SandboxUnavailable, sandbox_record
 from space import problems
 from space.catalog import model_choices, opening_pair
@@ -33,8 +33,6 @@ def system_prompt_for(choice: str, custom: str) -> str | None:
     if choice == "study":
         return SYSTEM_PROMPT
     if choice == "lcb":
-        from evaluation.prompts import LCB_SYSTEM
-
         return LCB_SYSTEM
     if choice == "custom":
         return cap_prompt(custom)[0].strip() or None

@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 
-from codegen_lab import BASE_ADAPTER, SYSTEM_PROMPT
+from codegen_lab import BASE_ADAPTER
 from codegen_lab.hub import HubError
 from codegen_lab.models import ModelLoadError, attach_adapters, load_base, resolve_model_path
+from codegen_lab.prompts import SYSTEM_PROMPT, chat
 from space.background import END, Report, stream_reports
 
 MAX_PROMPT_CHARS = 8000
@@ -266,8 +267,6 @@ class Engine:
     # -- prompts --------------------------------------------------------------------------------
     def build_messages(self, history: list[dict], prompt: str, system_prompt: str | None) -> list[dict]:
         """System prompt + as many recent turns as fit in MAX_CONTEXT_TOKENS + the new prompt."""
-        from evaluation.prompts import chat
-
         turns = list(history)
         while True:
             messages = chat(system_prompt, prompt, turns)

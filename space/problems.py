@@ -27,7 +27,7 @@ def problem_choices() -> list[tuple[str, str]]:
 
 def problem_prompt(question_id: str, style: str) -> str:
     """The user message for a problem: the bare statement (the study's style) or LiveCodeBench's wording."""
-    from evaluation.prompts import build_messages
+    from codegen_lab.prompts import build_messages
 
     problem = load_problems()[question_id]
     return build_messages(problem.question_content, problem.starter_code, style)[-1]["content"]

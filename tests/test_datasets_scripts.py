@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from codegen_lab import SYSTEM_PROMPT
 from codegen_lab.paths import REPO_ROOT
+from codegen_lab.prompts import SYSTEM_PROMPT
 from datasets_scripts import (
     SAMPLES,
     DataValidationError,

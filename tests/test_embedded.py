@@ -8,10 +8,11 @@ import sys
 
 import pytest
 
-from codegen_lab import EMBEDDED_MODEL, EMBEDDED_QWEN, SYSTEM_PROMPT
+from codegen_lab import EMBEDDED_MODEL, EMBEDDED_QWEN
 from codegen_lab import embedded as embedded_module
 from codegen_lab.embedded import EmbeddedModel, EmbeddedModelError, assemble, gguf_path
 from codegen_lab.models import ModelLoadError, load_base, resolve_model_path
+from codegen_lab.prompts import SYSTEM_PROMPT
 
 SIZES = (3000, 3000, 1234)
 

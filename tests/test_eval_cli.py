@@ -71,9 +71,9 @@ def test_mixed_adapter_batches_match_one_adapter_at_a_time(tiny_model_dir, tiny_
     import torch
 
     from codegen_lab.models import load_model
+    from codegen_lab.prompts import build_messages
     from evaluation.benchmark import load_benchmark
     from evaluation.generate import Request, Sampling, end_of_turn_ids, generate
-    from evaluation.prompts import build_messages
 
     # float32 on every CPU: in bf16 a padded batch rounds differently from a single row (near-ties)
     adapters = {k: str(v) for k, v in tiny_adapters.items()}

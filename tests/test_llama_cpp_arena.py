@@ -9,10 +9,11 @@ import threading
 import gradio as gr
 import pytest
 
-from codegen_lab import BASE_ADAPTER, EMBEDDED_MODEL, SYSTEM_PROMPT
+from codegen_lab import BASE_ADAPTER, EMBEDDED_MODEL
 from codegen_lab import llamacpp as llamacpp_module
 from codegen_lab.llamacpp import is_installed
 from codegen_lab.models import ModelLoadError
+from codegen_lab.prompts import SYSTEM_PROMPT
 from evaluation.benchmark import load_benchmark
 from evaluation.results import read_results
 from space.benchmark_tab import run_benchmark

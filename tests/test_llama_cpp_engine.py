@@ -26,8 +26,8 @@ pytestmark = pytest.mark.embedded
 def model_and_prompts(embedded_dir):
     from transformers import AutoTokenizer
 
+    from codegen_lab.prompts import build_messages
     from evaluation.benchmark import load_benchmark
-    from evaluation.prompts import build_messages
 
     if not is_installed():
         pytest.fail("llama-cpp-python is not installed: make test builds it (make llama-cpp)")

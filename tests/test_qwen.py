@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from codegen_lab import BASE_ADAPTER, EMBEDDED_QWEN, SYSTEM_PROMPT
+from codegen_lab import BASE_ADAPTER, EMBEDDED_QWEN
 from codegen_lab.embedded import is_installed
+from codegen_lab.prompts import SYSTEM_PROMPT
 from space.catalog import DEMO_ADAPTERS_DIR, model_choices, opening_pair
 from space.engine import Engine, GenerationSettings
 from space.problems import load_problems

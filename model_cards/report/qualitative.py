@@ -33,8 +33,8 @@ def answer_prompts(
     """[{prompt, answers: {run: text}}]: one base loaded once, every (prompt, run) pair in mixed-adapter
     batches, decoded exactly as the benchmark decodes (evaluation.generate, greedy)."""
     from codegen_lab.models import load_model
+    from codegen_lab.prompts import build_messages
     from evaluation.generate import Request, generate
-    from evaluation.prompts import build_messages
 
     base = next(iter(checkpoints.values())).base
     adapter_names = {run: f"run{i}" for i, run in enumerate(checkpoints)}

@@ -1,6 +1,7 @@
-"""Prompt styles, as chat messages that go through the tokenizer's chat template.
+"""Every chat message the project sends, in one place: training data, the evaluation and the Arena use it.
 
-- ``study``: the original study's prompt (system = ``codegen_lab.SYSTEM_PROMPT``, user = the statement).
+- ``study``: the original study's prompt (system = ``SYSTEM_PROMPT``, user = the statement); it is also
+  what the training data is formatted with, so a model is trained on what the benchmark asks.
 - ``lcb``: LiveCodeBench's prompt for Qwen-family chat models; problems with starter code (LeetCode's
   functional ones) get the starter code block instead of the stdin instruction, as LCB does.
 """
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from codegen_lab import SYSTEM_PROMPT
-
+SYSTEM_PROMPT = (
+    "You are an expert Python programmer. Please read the problem carefully before writing any Python code."
+)
 PROMPT_STYLES = ("study", "lcb")
 
 LCB_SYSTEM = "You are a helpful assistant."

@@ -19,13 +19,9 @@ import sys
 from pathlib import Path
 
 from codegen_lab.paths import REPO_ROOT
-from model_cards.report import sections
+from model_cards.report.sections import pct
 
 BLOCK = re.compile(r"(<!-- generated:(?P<name>[^ ]+) -->\n)(?P<body>.*?)(<!-- /generated -->)", re.DOTALL)
-
-
-def pct(value: float) -> str:
-    return sections.pct(value, " %")
 
 
 def study_block(report: dict) -> str:
@@ -38,7 +34,7 @@ def study_block(report: dict) -> str:
         low, high = best["test_ci95"]
         line = (
             f"- **{run['name']}** ({run['arm']}): reported checkpoint step {best['step']} ({best['how']}) solves "
-            f"{best['n_solved']}/{best['n_problems']} ({pct(best['test_pass@1'])}, 95 % CI {pct(low)}–{pct(high)})"
+            f"{best['n_solved']}/{best['n_problems']} ({pct(best['test_pass@1'], ' %')}, 95 % CI {pct(low, ' %')}–{pct(high, ' %')})"
         )
         if best.get("oracle_step_on_test") is not None:
             solved = round(best["oracle_pass@1_on_test"] * best["n_problems"])
@@ -101,8 +97,8 @@ def results_block(folder: Path) -> str:
         low, high = m["pass@1_ci95"]
         lines.append(
             f"| {data['model']['name']} | {config['prompt_style']} | {decoding}, {config['max_new_tokens']} tokens "
-            f"| {engine} | {data['benchmark']['test_scope']} | {m['n_solved']}/{m['n_problems']} | {pct(m['pass@1'])} "
-            f"({pct(low)}–{pct(high)}) | {agreement} | `{path.relative_to(REPO_ROOT).as_posix()}` |"
+            f"| {engine} | {data['benchmark']['test_scope']} | {m['n_solved']}/{m['n_problems']} | {pct(m['pass@1'], ' %')} "
+            f"({pct(low, ' %')}–{pct(high, ' %')}) | {agreement} | `{path.relative_to(REPO_ROOT).as_posix()}` |"
         )
     return "\n".join(lines) + "\n"
 

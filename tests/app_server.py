@@ -7,8 +7,8 @@ Used by the app's tests and by anyone else's::
     with running_app({"BASE_MODEL": "embedded:smollm2"}) as url, chromium_page() as page:
         page.goto(url)
 
-The pytest fixtures ``app_server`` (a factory: ``url = app_server(env)``) and ``browser_page`` are
-re-exported by tests/conftest.py.
+The pytest fixtures ``app_server`` (a factory: ``url = app_server(env)``) and ``browser_page`` (in
+tests/conftest.py) are these two.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from codegen_lab.paths import REPO_ROOT  # noqa: E402
+from codegen_lab.paths import REPO_ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -144,18 +144,3 @@ def chromium_page(viewport: tuple[int, int] = (1400, 1000)):
             yield context.new_page()
         finally:
             browser.close()
-
-
-@pytest.fixture
-def app_server():
-    """Factory fixture: ``url = app_server({"BASE_MODEL": ...})``; every server started is stopped after."""
-    with contextlib.ExitStack() as stack:
-        yield lambda env=None, timeout=240.0, host="127.0.0.1": stack.enter_context(
-            running_app(env, timeout=timeout, host=host)
-        )
-
-
-@pytest.fixture
-def browser_page():
-    with chromium_page() as page:
-        yield page

@@ -1,7 +1,11 @@
-"""Shared fixtures: a tiny random Qwen2 model with a tokenizer built here, LoRA adapters, a local hub."""
+"""The fixtures every test module may use by name: a tiny random Qwen2 model and LoRA adapters built here,
+a local hub per test, the embedded model, the Space's engine on the tiny model, a results store with two
+runs, and the app in a subprocess with a headless browser. Plain helpers are in tests/helpers.py."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from pathlib import Path
 
@@ -13,112 +17,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Set before torch is imported, so every test and every subprocess it starts inherits it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from codegen_lab.paths import REPO_ROOT  # noqa: E402
-
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHATML_TEMPLATE = (REPO_ROOT / "codegen_lab" / "chatml_generation.jinja").read_text()
-# What the repo ships of the study's published generations: 18 re-judged results files, and the
-# original harness's verdicts (the raw outputs are in the results files).
-COURSE_RESULTS = REPO_ROOT / "results" / "course"
-COURSE_VERDICTS = REPO_ROOT / "results" / "course_harness_verdicts.jsonl"
-LCB_REFERENCE = REPO_ROOT / "results" / "lcb_leaderboard_41.json"
-
-
-def course_generations() -> list[dict]:
-    """The 738 published generations: checkpoint, question_id, the raw output and the course's verdict."""
-    import json
-
-    verdicts = {
-        (row["checkpoint"], row["question_id"]): row
-        for row in map(json.loads, COURSE_VERDICTS.read_text().splitlines())
-    }
-    rows = []
-    for path in sorted(COURSE_RESULTS.glob("*.json")):
-        data = json.loads(path.read_text())
-        for problem in data["problems"]:
-            key = (data["model"]["name"], problem["question_id"])
-            rows.append(verdicts[key] | {"output": problem["samples"][0]["output"]})
-    return rows
-
-
-CORPUS = [
-    "def solve():\n    n = int(input())\n    print(n * 2)\n",
-    "You are an expert Python programmer. Please read the problem carefully.",
-    "Read N integers from standard input and print their sum.",
-    "for line in sys.stdin:\n    a, b = map(int, line.split())\n    print(a + b)\n",
-    "<think>We need the sum.</think> import sys\nprint(sum(map(int, sys.stdin.read().split())))",
-    "Yes No 0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ ()[]{}:=+-*/%<>,.'\"",
-]
-
-
-def build_tiny_tokenizer():
-    """A byte-level BPE tokenizer with ChatML special tokens, trained in well under a second."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tok.train_from_iterator(CORPUS * 4, trainer=trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token=None,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=["<|im_start|>"],
-    )
-    fast.chat_template = CHATML_TEMPLATE
-    return fast
-
-
-def build_tiny_model(path: Path, seed: int = 0, hidden: int = 64) -> Path:
-    import torch
-    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
-
-    torch.manual_seed(seed)
-    tokenizer = build_tiny_tokenizer()
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=2 * hidden,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=None,
-    )
-    model = Qwen2ForCausalLM(config)
-    model.generation_config = GenerationConfig(
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=False
-    )
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
-def build_tiny_adapter(base_dir: Path, out_dir: Path, seed: int, r: int = 4) -> Path:
-    """A LoRA adapter with random (non-zero) weights, so it visibly changes the base's outputs."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(seed)
-    base = AutoModelForCausalLM.from_pretrained(base_dir)
-    config = LoraConfig(r=r, lora_alpha=2 * r, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-    peft_model = get_peft_model(base, config)
-    with torch.no_grad():
-        for name, param in peft_model.named_parameters():
-            if "lora_" in name:
-                param.mul_(20.0)
-    peft_model.save_pretrained(out_dir)
-    return out_dir
+from tests.helpers import build_tiny_adapter, build_tiny_model  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -152,5 +51,63 @@ def embedded_dir() -> Path:
     return embedded_model_dir()
 
 
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir):
+    """The Space's engine on the tiny model, one per module (its tests load adapters into it).
+
+    float32 whatever the CPU: a random tiny model has near-ties between tokens, and bf16 rounds a padded
+    batch differently from a single row, so "a batch equals each row alone" is only a property in float32.
+    """
+    import torch
+
+    from space.engine import Engine
+
+    return Engine(str(tiny_model_dir), max_adapters=2, dtype=torch.float32)
+
+
+@pytest.fixture
+def study(tmp_path):
+    """A ResultsStore: two runs of three checkpoints each under outputs/, a shipped results folder, the
+    LiveCodeBench reference. deep-run solves 2, 4, 3 of QIDS at steps 100-300; diverse-run 3, 5, 6."""
+    from evaluation.results import partial_path, results_path
+    from space.results_store import ResultsStore
+    from tests.helpers import LCB_REFERENCE, solving, write_results
+
+    outputs = tmp_path / "outputs"
+    for run, arm, solved_at in (("deep-run", "deep", [2, 4, 3]), ("diverse-run", "diverse", [3, 5, 6])):
+        for k, n_solved in enumerate(solved_at):
+            step = 100 * (k + 1)
+            name = f"{run}@step-{step:06d}"
+            write_results(
+                outputs / run / "results", name, solving(*range(n_solved)), run=run, step=step, arm=arm
+            )
+        history = [{"step": s, "loss": 2.0 / s, "epoch": s / 300} for s in range(10, 310, 10)]
+        history += [{"step": 150, "eval_loss": 0.5}, {"step": 300, "eval_loss": 0.4}]
+        (outputs / run / "loss_history.json").write_text(json.dumps(history))
+    shipped = tmp_path / "results"
+    write_results(shipped, "base-model", solving(0), arm="base", scope="public-only")
+    (shipped / "notes.json").write_text(json.dumps({"not": "a results file"}))
+    partial = partial_path(results_path(shipped, "half-done"))
+    partial.write_text(json.dumps({"model": {"name": "half-done"}}) + "\n")
+    # outputs/deep-run is also named as a results folder: its files are still read once
+    return ResultsStore([shipped, outputs / "deep-run"], outputs_dir=outputs, reference=LCB_REFERENCE)
+
+
 # The app in a real subprocess and a headless Chromium page (tests/app_server.py).
-from tests.app_server import app_server, browser_page  # noqa: E402, F401
+@pytest.fixture
+def app_server():
+    """Factory fixture: ``url = app_server({"BASE_MODEL": ...})``; every server started is stopped after."""
+    from tests.app_server import running_app
+
+    with contextlib.ExitStack() as stack:
+        yield lambda env=None, timeout=240.0, host="127.0.0.1": stack.enter_context(
+            running_app(env, timeout=timeout, host=host)
+        )
+
+
+@pytest.fixture
+def browser_page():
+    from tests.app_server import chromium_page
+
+    with chromium_page() as page:
+        yield page

@@ -231,7 +231,7 @@ def test_a_bad_base_model_stops_the_app_with_one_sentence(tmp_path):
     import subprocess
     import sys
 
-    from tests.conftest import REPO_ROOT
+    from codegen_lab.paths import REPO_ROOT
 
     env = {**os.environ, "BASE_MODEL": "nobody/no-such-model", "CODEGEN_LAB_HUB": str(tmp_path)}
     done = subprocess.run(

@@ -12,16 +12,9 @@ from codegen_lab import BASE_ADAPTER
 from codegen_lab.models import ModelLoadError
 from space import engine as engine_module
 from space.engine import Engine, GenerationSettings, cap_prompt
-from tests.conftest import build_tiny_adapter, build_tiny_model
+from tests.helpers import build_tiny_adapter, build_tiny_model
 
 GREEDY = GenerationSettings(max_new_tokens=12, temperature=0.0, system_prompt="Be brief.")
-
-
-@pytest.fixture(scope="module")
-def engine(tiny_model_dir):
-    # float32 whatever the CPU: a random tiny model has near-ties between tokens, and bf16 rounds a
-    # padded batch differently from a single row, so "equal" is only a property in float32
-    return Engine(str(tiny_model_dir), max_adapters=2, dtype=torch.float32)
 
 
 def messages(engine: Engine, prompt: str) -> list[dict]:

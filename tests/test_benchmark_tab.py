@@ -7,19 +7,12 @@ import threading
 
 import gradio as gr
 import pytest
-import torch
 
 from codegen_lab import BASE_ADAPTER
 from evaluation.benchmark import load_benchmark
 from evaluation.results import partial_path, read_results, results_path
 from space.benchmark_tab import BenchmarkRunner, build_benchmark_tab, run_benchmark
-from space.engine import Engine
 from space.results_store import ResultsStore
-
-
-@pytest.fixture(scope="module")
-def engine(tiny_model_dir):
-    return Engine(str(tiny_model_dir), dtype=torch.float32)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from codegen_lab import EMBEDDED_MODEL
 from space.catalog import DEMO_ADAPTERS_DIR, model_choices
-from tests.conftest import ARTIFACTS
+from tests.helpers import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.embedded]
 

@@ -11,8 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from space.results_store import ResultsStore
-from tests.conftest import ARTIFACTS
-from tests.test_results_store import solving, write_results
+from tests.helpers import ARTIFACTS, solving, write_results
 
 
 def _wait_for_text(page, selector: str, text: str, timeout: float = 30_000) -> None:

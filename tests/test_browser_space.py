@@ -18,7 +18,7 @@ import pytest
 from codegen_lab.gguf_lora import LLAMA_CPP_SOURCE
 from codegen_lab.paths import REPO_ROOT
 from tests.app_server import chromium_page, running_app
-from tests.conftest import ARTIFACTS
+from tests.helpers import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.embedded]
 SPACE_UID = 65534

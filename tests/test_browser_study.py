@@ -8,8 +8,7 @@ import json
 import pytest
 
 from model_cards.report.build import ReportArguments, write_report
-from tests.conftest import ARTIFACTS
-from tests.report_inputs import course_results
+from tests.helpers import ARTIFACTS, course_results
 
 
 @pytest.mark.browser

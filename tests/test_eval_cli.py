@@ -10,9 +10,10 @@ import sys
 import pytest
 
 from codegen_lab import BASE_ADAPTER
+from codegen_lab.paths import REPO_ROOT
 from evaluation.benchmark import STUDY_BENCHMARK
-from evaluation.results import ResultsWriter, problem_record, read_results, results_path
-from tests.conftest import REPO_ROOT, build_tiny_adapter
+from evaluation.results import read_results
+from tests.helpers import build_tiny_adapter, sample, write_results
 
 BENCH = str(STUDY_BENCHMARK)
 
@@ -130,24 +131,9 @@ def test_run_writes_one_results_file_per_model(tiny_model_dir, tiny_adapters, tm
 
 
 def make_results(directory, name: str, passes: list[bool]):
-    header = {
-        "model": {
-            "name": name,
-            "base": "b",
-            "adapter": None,
-            "run": None,
-            "arm": "other",
-            "step": None,
-            "source": "local",
-        },
-        "benchmark": {"source": "s", "test_scope": "public-only", "n_problems": len(passes)},
-        "config": {"prompt_style": "study"},
-    }
-    writer = ResultsWriter(results_path(directory, name), header)
-    for number, ok in enumerate(passes):
-        sample = {"output": "", "code": "", "extraction": "none", "passed": ok, "tests": []}
-        writer.add(problem_record(f"p{number:02d}", [sample]))
-    return writer.finish([f"p{number:02d}" for number in range(len(passes))])
+    return write_results(
+        directory, name, {f"p{i:02d}": sample(ok) for i, ok in enumerate(passes)}, arm="other"
+    )
 
 
 def test_compare_prints_intervals_differences_and_the_paired_test(tmp_path):

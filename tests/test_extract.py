@@ -3,7 +3,7 @@
 from collections import Counter
 
 from evaluation.extract import extract_code
-from tests.conftest import course_generations
+from tests.helpers import course_generations
 
 
 def test_fenced_prefers_last_compiling_python_block():

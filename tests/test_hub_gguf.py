@@ -83,7 +83,7 @@ def test_llama_cpp_runs_a_hub_base_with_a_hub_adapter(smol_on_hub, local_hub, em
         pytest.fail("llama-cpp-python is not installed: make test builds it (make llama-cpp)")
     from evaluation.generate import Request
     from evaluation.llama_cpp_run import generate_llama_cpp, load_llama_cpp
-    from tests.conftest import build_tiny_adapter
+    from tests.helpers import build_tiny_adapter
 
     assert choose_engine("llama.cpp", SMOL_HUB_ID) == ("llama.cpp", "asked for")
     assert choose_engine("auto", SMOL_HUB_ID)[0] == "llama.cpp"

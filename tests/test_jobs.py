@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,6 +19,7 @@ from codegen_lab.hub import Hub
 from codegen_lab.paths import REPO_ROOT
 from space.arena import Arena
 from space.results_store import ResultsStore
+from tests.helpers import loopback_hub, sample, write_results
 from training.launch import main as launch_main
 from training.launch import split_accumulation, training_command
 
@@ -194,19 +195,11 @@ class _RecordingJobsApi(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def fake_jobs_api(monkeypatch):
-    from huggingface_hub import constants
-
-    monkeypatch.delenv("CODEGEN_LAB_HUB")
     monkeypatch.delenv(jobs.JOBS_ENV, raising=False)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # an earlier offline test may have set it
-    handler = type("Handler", (_RecordingJobsApi,), {"requests": [], "status": 200})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setenv("HF_ENDPOINT", url)
-    monkeypatch.setenv("HF_TOKEN", TOKEN)
-    yield handler, url
-    server.shutdown()
+    with loopback_hub(monkeypatch, _RecordingJobsApi, requests=[], status=200) as (handler, url):
+        monkeypatch.setenv("HF_ENDPOINT", url)
+        monkeypatch.setenv("HF_TOKEN", TOKEN)
+        yield handler, url
 
 
 def test_launch_sends_the_training_job_to_the_jobs_api(fake_jobs_api, capsys):
@@ -278,13 +271,12 @@ def test_a_local_hub_is_refused_for_a_job_on_hugging_face(local_hub, capsys):
 # -- the Space watching runs land --------------------------------------------------------------------
 def push_checkpoint(hub: Hub, tmp_path: Path, repo: str, step: int, solved: dict[str, bool]) -> None:
     """A step-* branch as a training job leaves it, with the results file an evaluation job adds."""
-    from tests.test_results_store import write_results
-
     branch = f"step-{step:06d}"
     hub.create_repo(repo)
     hub.create_branch(repo, branch)
     name = f"{repo.split('/')[1]}@{branch}"
-    path = write_results(tmp_path / branch, name, solved, run=repo.split("/")[1], step=step, arm="deep")
+    samples = {qid: sample(ok) for qid, ok in solved.items()}
+    path = write_results(tmp_path / branch, name, samples, run=repo.split("/")[1], step=step, arm="deep")
     hub.upload_file(repo, path, f"results/{path.name}", revision=branch)
 
 

@@ -18,14 +18,14 @@ from space.leaderboard import (
     status_markdown,
 )
 from space.results_store import ResultsStore, filter_rows
-from tests.test_results_store import QIDS, REFERENCE, solving, study, write_results  # noqa: F401
+from tests.helpers import LCB_REFERENCE, QIDS, sample, write_results
 
 
 def _texts(fig) -> str:
     return " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
 
 
-def test_step_plot_has_one_line_per_run(study):  # noqa: F811
+def test_step_plot_has_one_line_per_run(study):
     fig = plot_step_series(study.rows())
     (ax,) = fig.axes
     lines = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
@@ -33,7 +33,7 @@ def test_step_plot_has_one_line_per_run(study):  # noqa: F811
     assert "No checkpoints" in _texts(plot_step_series(filter_rows(study.rows(), ["base"])))
 
 
-def test_heatmap_is_problems_by_checkpoints_in_study_order(study):  # noqa: F811
+def test_heatmap_is_problems_by_checkpoints_in_study_order(study):
     rows = filter_rows(study.rows(), ["deep", "diverse"])
     chosen = heatmap_rows(rows)
     assert [r.key for r in chosen] == [
@@ -49,8 +49,8 @@ def test_heatmap_is_problems_by_checkpoints_in_study_order(study):  # noqa: F811
 
 
 def test_heatmap_marks_unjudged_cells_and_caps_columns(tmp_path):
-    write_results(tmp_path, "short-run@step-000100", {QIDS[0]: True}, run="short-run", step=100)
-    store = ResultsStore([tmp_path], reference=REFERENCE)
+    write_results(tmp_path, "short-run@step-000100", {QIDS[0]: sample(True)}, run="short-run", step=100)
+    store = ResultsStore([tmp_path], reference=LCB_REFERENCE)
     fig = plot_heatmap(store.rows())
     image = fig.axes[0].get_images()[0].get_array()
     assert image.shape[0] == 41  # the reference's problems; the short run has only one of them
@@ -60,14 +60,14 @@ def test_heatmap_marks_unjudged_cells_and_caps_columns(tmp_path):
     assert len(heatmap_rows(many)) == MAX_HEATMAP_COLUMNS
 
 
-def test_loss_plot(study):  # noqa: F811
+def test_loss_plot(study):
     fig = plot_loss(study.loss_history("diverse-run"), "diverse-run")
     labels = sorted(line.get_label() for line in fig.axes[0].get_lines())
     assert labels == ["train", "validation"]
     assert "No loss history" in _texts(plot_loss({}, "x"))
 
 
-def test_comparison_in_words(study):  # noqa: F811
+def test_comparison_in_words(study):
     deep, diverse = default_pair(study.rows())
     assert (deep, diverse) == ("deep-run@step-000200", "diverse-run@step-000300")
     text = comparison_markdown(study.compare(deep, diverse))
@@ -80,13 +80,13 @@ def test_comparison_in_words(study):  # noqa: F811
 def test_status_names_unreadable_sources(tmp_path):
     config = tmp_path / "models.yaml"
     config.write_text("repos: [me/absent]\n")
-    store = ResultsStore([], models_config=config, reference=REFERENCE)
+    store = ResultsStore([], models_config=config, reference=LCB_REFERENCE)
     text = status_markdown(store, 3)
     assert text.startswith("3 of 16") and "me/absent" in text
 
 
 @pytest.mark.parametrize("with_data", [True, False])
-def test_tab_builds_with_and_without_data(study, tmp_path, with_data):  # noqa: F811
+def test_tab_builds_with_and_without_data(study, tmp_path, with_data):
     store = study if with_data else ResultsStore([tmp_path / "empty"], outputs_dir=tmp_path / "none")
     with gr.Blocks() as demo:
         tab = build_leaderboard_tab(store)

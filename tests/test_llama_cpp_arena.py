@@ -19,7 +19,7 @@ from evaluation.results import read_results
 from space.benchmark_tab import run_benchmark
 from space.engine import Engine, GenerationSettings
 from space.ui import build_demo
-from tests.conftest import build_tiny_adapter
+from tests.helpers import build_tiny_adapter
 
 pytestmark = pytest.mark.embedded
 PROMPT = "Write a Python program that prints the sum of two integers read from standard input."
@@ -31,7 +31,7 @@ def adapter(embedded_dir, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def engine(adapter):
+def llama_engine(adapter):
     if not is_installed():
         pytest.fail("llama-cpp-python is not installed: make test builds it (make llama-cpp)")
     engine = Engine(EMBEDDED_MODEL, arena_engine="auto")
@@ -49,39 +49,41 @@ def settings(tokens: int) -> GenerationSettings:
     return GenerationSettings(max_new_tokens=tokens, temperature=0.0, system_prompt=SYSTEM_PROMPT)
 
 
-def test_both_panes_stream_and_the_adapter_is_applied(engine, adapter):
-    messages = engine.build_messages([], PROMPT, SYSTEM_PROMPT)
-    contexts = list(engine.llama_cpp.contexts)
-    updates = list(engine.stream([(adapter, messages), (BASE_ADAPTER, messages)], settings(12)))
+def test_both_panes_stream_and_the_adapter_is_applied(llama_engine, adapter):
+    messages = llama_engine.build_messages([], PROMPT, SYSTEM_PROMPT)
+    contexts = list(llama_engine.llama_cpp.contexts)
+    updates = list(llama_engine.stream([(adapter, messages), (BASE_ADAPTER, messages)], settings(12)))
     final = updates[-1]
     assert all(final.done) and all(1 <= n <= 12 for n in final.n_tokens)
     assert all(final.texts) and final.texts[0] != final.texts[1]  # the LoRA changes the answer
     assert len(updates) > 2 and all(at is not None for at in final.first_token_at)  # streamed, not at once
-    assert [c.lora for c in engine.llama_cpp.contexts] == [engine.llama_cpp.loras[adapter], None]
+    assert [c.lora for c in llama_engine.llama_cpp.contexts] == [llama_engine.llama_cpp.loras[adapter], None]
 
     # greedy is repeatable; the adapters swap panes on the same two contexts, and the answers with them
-    again = list(engine.stream([(adapter, messages), (BASE_ADAPTER, messages)], settings(12)))[-1]
-    swapped = list(engine.stream([(BASE_ADAPTER, messages), (adapter, messages)], settings(12)))[-1]
+    again = list(llama_engine.stream([(adapter, messages), (BASE_ADAPTER, messages)], settings(12)))[-1]
+    swapped = list(llama_engine.stream([(BASE_ADAPTER, messages), (adapter, messages)], settings(12)))[-1]
     assert again.texts == final.texts and swapped.texts == final.texts[::-1]
-    assert engine.llama_cpp.contexts == contexts and len(contexts) == 2
+    assert llama_engine.llama_cpp.contexts == contexts and len(contexts) == 2
 
 
-def test_a_stop_ends_both_panes_early(engine, adapter):
-    messages = engine.build_messages([], PROMPT, SYSTEM_PROMPT)
+def test_a_stop_ends_both_panes_early(llama_engine, adapter):
+    messages = llama_engine.build_messages([], PROMPT, SYSTEM_PROMPT)
     stop = threading.Event()
-    for update in engine.stream([(BASE_ADAPTER, messages), (adapter, messages)], settings(200), stop):
+    for update in llama_engine.stream([(BASE_ADAPTER, messages), (adapter, messages)], settings(200), stop):
         if any(update.n_tokens):
             stop.set()
     assert update.done == [True, True] and max(update.n_tokens) < 200
 
 
-def test_an_adapter_of_another_base_is_one_sentence(engine, tiny_adapters):
+def test_an_adapter_of_another_base_is_one_sentence(llama_engine, tiny_adapters):
     bad = str(tiny_adapters["deep"])  # made for the tiny random Qwen2 (hidden 64), not SmolLM2
     with pytest.raises(ModelLoadError, match=bad):
-        engine.load_adapter(bad)
-    assert bad not in engine.llama_cpp.loras
-    messages = engine.build_messages([], PROMPT, SYSTEM_PROMPT)
-    assert all(list(engine.stream([(BASE_ADAPTER, messages)] * 2, settings(4)))[-1].texts)  # still serves
+        llama_engine.load_adapter(bad)
+    assert bad not in llama_engine.llama_cpp.loras
+    messages = llama_engine.build_messages([], PROMPT, SYSTEM_PROMPT)
+    assert all(
+        list(llama_engine.stream([(BASE_ADAPTER, messages)] * 2, settings(4)))[-1].texts
+    )  # still serves
 
 
 def benchmark_engine(engine: Engine, adapter: str, out_dir) -> str:
@@ -91,14 +93,14 @@ def benchmark_engine(engine: Engine, adapter: str, out_dir) -> str:
     return read_results(steps[-1].results_file)["config"]["runtime"]["engine"]
 
 
-def test_the_benchmark_tab_runs_on_the_engines_llama_cpp_base(engine, adapter, tmp_path, monkeypatch):
+def test_the_benchmark_tab_runs_on_the_engines_llama_cpp_base(llama_engine, adapter, tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the Benchmark tab loaded a second copy of the model")
 
     monkeypatch.setattr("codegen_lab.models.load_model", refuse)
     monkeypatch.setattr("evaluation.llama_cpp_run.load_llama_cpp", refuse)
     monkeypatch.setattr("evaluation.pipeline.load_llama_cpp", refuse)
-    assert benchmark_engine(engine, adapter, tmp_path) == "llama.cpp"
+    assert benchmark_engine(llama_engine, adapter, tmp_path) == "llama.cpp"
 
 
 def test_llama_cpp_serves_gguf_bases_only(tiny_model_dir):

@@ -17,7 +17,7 @@ import pytest
 
 from codegen_lab import EMBEDDED_MODEL
 from codegen_lab.llamacpp import LlamaCppModel, Sampling, base_gguf, is_installed
-from tests.conftest import REPO_ROOT
+from codegen_lab.paths import REPO_ROOT
 
 pytestmark = pytest.mark.embedded
 

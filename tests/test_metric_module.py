@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
+from codegen_lab.paths import REPO_ROOT
 from evaluation.benchmark import STUDY_BENCHMARK
-from tests.conftest import REPO_ROOT
 
 METRIC = REPO_ROOT / "evaluation" / "metric" / "lcb_pass_at_k.py"
 LEAP_YEAR = "y = int(input())\nprint(366 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 365)\n"

@@ -8,7 +8,7 @@ import torch
 from codegen_lab import BASE_ADAPTER
 from codegen_lab.hub import Hub
 from codegen_lab.models import ModelLoadError, attach_adapters, load_base, load_model, split_revision
-from tests.conftest import build_tiny_adapter, build_tiny_model
+from tests.helpers import build_tiny_adapter, build_tiny_model
 
 
 def _greedy(model, tokenizer, prompts, **kwargs):

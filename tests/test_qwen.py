@@ -18,7 +18,7 @@ DEEP = str(DEMO_ADAPTERS_DIR / "deep-qwen-demo")
 
 
 @pytest.fixture(scope="module")
-def engine():
+def qwen_engine():
     if not is_installed(EMBEDDED_QWEN):
         pytest.fail("the embedded Qwen model is not installed: make test installs it (make qwen)")
     return Engine(EMBEDDED_QWEN)
@@ -30,18 +30,20 @@ def test_the_arena_opens_on_the_qwen_demo_adapters():
     assert DEEP not in {c.spec for c in model_choices("embedded:smollm2")}  # another base: not offered
 
 
-def test_a_demo_adapter_answers_a_benchmark_problem_beside_the_base(engine):
+def test_a_demo_adapter_answers_a_benchmark_problem_beside_the_base(qwen_engine):
     statement = min((p.question_content for p in load_problems().values()), key=len)
-    messages = engine.build_messages([], statement, SYSTEM_PROMPT)
+    messages = qwen_engine.build_messages([], statement, SYSTEM_PROMPT)
     settings = GenerationSettings(max_new_tokens=4, temperature=0.0, system_prompt=SYSTEM_PROMPT)
-    *_, final = engine.stream([(DEEP, messages), (BASE_ADAPTER, messages)], settings)
+    *_, final = qwen_engine.stream([(DEEP, messages), (BASE_ADAPTER, messages)], settings)
     assert (
         all(final.done) and all(1 <= n <= 4 for n in final.n_tokens) and all(t.strip() for t in final.texts)
     )
 
     # the adapter is really applied in the mixed batch: its next-token distribution is not the base's
-    prompt = engine.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    ids = engine.tokenizer([prompt, prompt], return_tensors="pt", add_special_tokens=False)
+    prompt = qwen_engine.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    ids = qwen_engine.tokenizer([prompt, prompt], return_tensors="pt", add_special_tokens=False)
     with torch.inference_mode():
-        logits = engine.model(**ids, adapter_names=[engine.adapters[DEEP], BASE_ADAPTER]).logits[:, -1]
+        logits = qwen_engine.model(**ids, adapter_names=[qwen_engine.adapters[DEEP], BASE_ADAPTER]).logits[
+            :, -1
+        ]
     assert not torch.allclose(logits[0], logits[1])

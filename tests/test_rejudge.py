@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from codegen_lab.paths import REPO_ROOT
 from evaluation.rejudge import RejudgeArguments, rejudge
-from tests.conftest import REPO_ROOT
 
 PROBLEM = {
     "question_title": "Sum",
@@ -107,7 +107,7 @@ def test_resume_after_kill(bench, tmp_path):
 
 def test_results_files_are_judged_again_in_place(tmp_path):
     """What a judge change needs: the shipped samples judged again, the generations kept as they are."""
-    from tests.conftest import COURSE_RESULTS
+    from tests.helpers import COURSE_RESULTS
 
     shipped = COURSE_RESULTS / "deep_instruction_checkpoint-step-100-epoch-1.json"
     copy = tmp_path / "course" / shipped.name

@@ -4,25 +4,108 @@ and adapters), Hub repos and real smoke runs; every table number is recomputed h
 from __future__ import annotations
 
 import json
+import math
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from codegen_lab import naming
 from codegen_lab.hub import Hub
+from codegen_lab.paths import REPO_ROOT
 from evaluation.benchmark import STUDY_BENCHMARK
 from model_cards.report.build import ReportArguments, write_report
 from model_cards.report.data import ReportInputError
-from tests.conftest import REPO_ROOT
-from tests.report_inputs import COURSE, build, course_results, run_folder
+from tests.helpers import COURSE_RESULTS, COURSE_VERDICTS, course_results, run_folder
 
-SHIPPED_COURSE = REPO_ROOT / "results" / "course"
+LINK = re.compile(r"\[([^\]]*)\]\(([^)]*)\)")
+
+
+# -- every table number of a report, recomputed from the results file it cites -------------------
+def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mcnemar(b: int, c: int) -> float:
+    if b + c == 0:
+        return 1.0
+    return min(1.0, 2 * sum(math.comb(b + c, i) for i in range(min(b, c) + 1)) / 2 ** (b + c))
+
+
+def table_after(markdown: str, marker: str) -> list[list[str]]:
+    lines = markdown.split(f"<!-- table:{marker} -->\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+
+
+def first_passed(results: dict) -> dict[str, bool]:
+    return {p["question_id"]: p["samples"][0]["passed"] for p in results["problems"]}
+
+
+def check_report(out: Path) -> dict:
+    """Every figure exists; every table number equals what its cited results file says."""
+    report = json.loads((out / "report.json").read_text())
+    markdown = (out / "report.md").read_text()
+    for name in report["figures"].values():
+        assert (out / name).stat().st_size > 1000, name
+    for target in re.findall(r"!\[[^\]]*\]\(([^)]*)\)", markdown):
+        assert (out / target).is_file(), target
+    cited = {}
+    for row in table_after(markdown, "checkpoints"):
+        label, target = LINK.fullmatch(row[2]).groups()
+        results = json.loads((out / target).read_text())
+        cited[label] = results
+        solved = sum(first_passed(results).values())
+        n = len(results["problems"])
+        assert row[3:7] == [
+            str(solved),
+            str(n),
+            f"{100 * solved / n:.1f}",
+            "[{:.1f}, {:.1f}]".format(*(100 * v for v in wilson(solved, n))),
+        ], row
+        assert label == f"{results['model']['run']}@{results['model']['step']}"
+    assert len(cited) == len(report["checkpoints"])
+    for row in table_after(markdown, "outcomes"):
+        problems = cited[row[0]]["problems"]
+        assert sum(int(v) for v in row[1:]) == len(problems)
+        assert row[1] == str(sum(p["samples"][0]["passed"] for p in problems))  # the AC column
+    for row in table_after(markdown, "best"):
+        results = cited[f"{row[0]}@{row[1]}"]
+        solved = sum(first_passed(results).values())
+        assert row[3:6] == [
+            str(solved),
+            str(len(results["problems"])),
+            f"{100 * solved / len(results['problems']):.1f}",
+        ]
+    if report.get("harness"):
+        for row in table_after(markdown, "harness"):
+            assert row[1] == str(sum(first_passed(cited[row[0]]).values()))
+    paired = report["paired"]
+    if paired:
+        a, b = first_passed(cited[paired["a"]]), first_passed(cited[paired["b"]])
+        only_a = sorted(q for q in a if a[q] and not b[q])
+        only_b = sorted(q for q in a if b[q] and not a[q])
+        assert (paired["only_a"], paired["only_b"]) == (only_a, only_b)
+        assert paired["mcnemar_p"] == pytest.approx(mcnemar(len(only_a), len(only_b)))
+        assert f"{paired['mcnemar_p']:.4f}" in markdown and paired["sentence"] in markdown
+    return report
+
+
+def build(runs: list, out: Path, **kwargs) -> dict:
+    write_report(ReportArguments(runs=[str(r) for r in runs], output_dir=str(out), **kwargs))
+    return check_report(out)
+
+
+# -- the tests ------------------------------------------------------------------------------------
 
 
 def test_report_from_course_results_is_checked_and_deterministic(tmp_path):
     results = course_results(tmp_path / "results" / "course")
-    report = build([results], tmp_path / "a" / "report", no_qualitative=True, reference=str(COURSE))
+    report = build([results], tmp_path / "a" / "report", no_qualitative=True, reference=str(COURSE_VERDICTS))
     assert [r["name"] for r in report["runs"]] == ["deep_instruction", "diverse_instruction"]
     assert set(report["figures"]) == {"pass_at_1", "problem_matrix", "failures"}  # no loss history
     markdown = (tmp_path / "a" / "report" / "report.md").read_text()
@@ -48,7 +131,7 @@ def test_report_from_course_results_is_checked_and_deterministic(tmp_path):
             runs=[str(results)],
             output_dir=str(tmp_path / "b" / "report"),
             no_qualitative=True,
-            reference=str(COURSE),
+            reference=str(COURSE_VERDICTS),
         )
     )
     for file in sorted((tmp_path / "a" / "report").iterdir()):
@@ -69,7 +152,7 @@ def without_paths(value):
 
 
 def test_shipped_course_report_matches_the_shipped_results(tmp_path):
-    fresh = build([SHIPPED_COURSE], tmp_path / "course", no_qualitative=True, reference=str(COURSE))
+    fresh = build([COURSE_RESULTS], tmp_path / "course", no_qualitative=True, reference=str(COURSE_VERDICTS))
     assert sum(fresh["harness"]["counts"].values()) == 738
     shipped = json.loads((REPO_ROOT / "reports" / "course" / "report.json").read_text())
     assert without_paths(shipped) == without_paths(fresh)  # the committed report is up to date

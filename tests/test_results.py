@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from codegen_lab.paths import REPO_ROOT
 from evaluation.benchmark import STUDY_BENCHMARK
 from evaluation.results import (
     SCHEMA,
@@ -22,7 +23,6 @@ from evaluation.results import (
     read_results,
     results_path,
 )
-from tests.conftest import REPO_ROOT
 
 HEADER = {
     "model": {

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 
 from codegen_lab.hub import Hub
-from evaluation.results import build_results, partial_path, problem_record, results_path, write_json_atomic
 from space.results_store import (
     REFERENCE_SOURCE,
-    REPO_ROOT,
     ResultsStore,
     ResultsStoreError,
     filter_rows,
@@ -20,74 +17,7 @@ from space.results_store import (
     step_series,
     table,
 )
-from tests.conftest import LCB_REFERENCE as REFERENCE
-
-QIDS = [f"abc{365 + i // 2}_{'ab'[i % 2]}" for i in range(10)]
-
-
-def write_results(
-    folder: Path,
-    name: str,
-    solved: dict[str, bool],
-    *,
-    run: str | None = None,
-    step: int | None = None,
-    arm: str | None = None,
-    scope: str = "full",
-    source: str = "local",
-) -> Path:
-    """A results file in the documented schema, written with the evaluation stage's own writer."""
-    problems = [
-        problem_record(qid, [{"output": "", "code": "", "extraction": "none", "passed": ok, "tests": []}])
-        for qid, ok in solved.items()
-    ]
-    header = {
-        "model": {
-            "name": name,
-            "base": "tiny",
-            "adapter": None,
-            "run": run,
-            "arm": arm,
-            "step": step,
-            "source": source,
-        },
-        "benchmark": {"source": "test", "preset": "study", "test_scope": scope, "n_problems": len(solved)},
-        "config": {"prompt_style": "study", "sampling": {"n": 1, "temperature": 0.0, "top_p": 1.0}},
-    }
-    path = results_path(folder, name)
-    write_json_atomic(path, build_results(header, problems))
-    return path
-
-
-def solving(*indices: int) -> dict[str, bool]:
-    return {qid: i in indices for i, qid in enumerate(QIDS)}
-
-
-@pytest.fixture
-def study(tmp_path) -> ResultsStore:
-    """Two runs of three checkpoints each under outputs/, a shipped results folder and the reference."""
-    outputs = tmp_path / "outputs"
-    for run, arm, solved_at in (("deep-run", "deep", [2, 4, 3]), ("diverse-run", "diverse", [3, 5, 6])):
-        for k, n_solved in enumerate(solved_at):
-            step = 100 * (k + 1)
-            write_results(
-                outputs / run / "results",
-                f"{run}@step-{step:06d}",
-                solving(*range(n_solved)),
-                run=run,
-                step=step,
-                arm=arm,
-            )
-        history = [{"step": s, "loss": 2.0 / s, "epoch": s / 300} for s in range(10, 310, 10)]
-        history += [{"step": 150, "eval_loss": 0.5}, {"step": 300, "eval_loss": 0.4}]
-        (outputs / run / "loss_history.json").write_text(json.dumps(history))
-    shipped = tmp_path / "results"
-    write_results(shipped, "base-model", solving(0), arm="base", scope="public-only")
-    (shipped / "notes.json").write_text(json.dumps({"not": "a results file"}))
-    partial = partial_path(results_path(shipped, "half-done"))
-    partial.write_text(json.dumps({"model": {"name": "half-done"}}) + "\n")
-    # outputs/deep-run is also named as a results folder: its files are still read once
-    return ResultsStore([shipped, outputs / "deep-run"], outputs_dir=outputs, reference=REFERENCE)
+from tests.helpers import COURSE_RESULTS, LCB_REFERENCE, QIDS, solving, write_results
 
 
 def test_local_runs_shipped_results_and_reference_become_rows(study):
@@ -279,7 +209,7 @@ def test_configured_hub_repo_is_read_per_branch(tmp_path, local_hub):
 
 
 def test_shipped_results_appear_in_the_default_store():
-    course = REPO_ROOT / "results" / "course"
+    course = COURSE_RESULTS
     rows = ResultsStore.from_env().rows()
     study_rows = [r for r in rows if r.arm in ("deep", "diverse") and str(course) in r.origin]
     assert len(study_rows) == 18
@@ -292,6 +222,6 @@ def test_shipped_results_appear_in_the_default_store():
 def test_a_bad_models_config_is_reported_and_the_rest_still_loads(tmp_path, text):
     config = tmp_path / "models.yaml"
     config.write_text(text)
-    store = ResultsStore([], models_config=config, reference=REFERENCE)
+    store = ResultsStore([], models_config=config, reference=LCB_REFERENCE)
     assert len(store.rows()) == 16
     assert len(store.errors) == 1 and str(config) in store.errors[0]

@@ -12,7 +12,7 @@ from codegen_lab.selection import Candidate
 from model_cards.report.data import load_hub_run, load_runs
 from space.catalog import branch_choices
 from space.hub_results import read_hub_repo
-from tests.test_results_store import solving, write_results
+from tests.helpers import solving, write_results
 from training.checkpoint_eval import best_checkpoint
 
 

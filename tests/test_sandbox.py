@@ -15,30 +15,20 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
 from codegen_lab.paths import REPO_ROOT
-from evaluation.judge import POOL, JudgeJob, SandboxUnavailable, TestCase, bwrap_usable, judge, sandbox_record
+from evaluation.judge import POOL, SandboxUnavailable, TestCase, bwrap_usable, judge, sandbox_record
 from evaluation.judge.sandbox import MAX_TASKS, Worker
+from tests.helpers import CORRECT, SUM, descendants, job, verdicts
 
 ROOT = os.geteuid() == 0
 AS_NOBODY = "CODEGEN_LAB_TEST_UNPRIVILEGED"
 pytestmark = pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap cannot run here")
-SUM = [TestCase("1 2\n", "3\n"), TestCase("20 22\n", "42\n")]
 UNPRIVILEGED_RERUN = ("test_sandbox.py", "test_sandbox_footprint.py")  # both modules, again as uid 65534
-CORRECT = JudgeJob("a, b = map(int, input().split())\nprint(a + b)", SUM)
-
-
-def job(code: str, tests: list[TestCase]) -> JudgeJob:
-    return JudgeJob(textwrap.dedent(code), tests)
-
-
-def verdicts(code: str, tests: list[TestCase], **kwargs) -> list[str]:
-    return [v.verdict for v in judge([job(code, tests)], workers=1, **kwargs)[0]]
 
 
 def secret_tests() -> list[TestCase]:
@@ -156,24 +146,6 @@ def test_no_program_changes_another_programs_verdict():
     results = judge(jobs, workers=2)
     assert [[v.verdict for v in r] for r in results[1::2]] == [["AC", "AC"]] * 4
     assert all(r[0].verdict in ("WA", "RE") for r in results[::2])
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (read from the host's /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        below = children.get(todo.pop(), [])
-        found += below
-        todo += below
-    return found
 
 
 def test_nothing_it_starts_survives_it():
@@ -324,7 +296,7 @@ def world_readable_copy(target: Path) -> Path:
     for package in ("evaluation", "codegen_lab"):  # the judge, and the benchmark module its TestCase is in
         shutil.copytree(REPO_ROOT / package, target / package, ignore=shutil.ignore_patterns("data"))
     (target / "tests").mkdir()
-    for name in ("__init__.py", *UNPRIVILEGED_RERUN):
+    for name in ("__init__.py", "helpers.py", *UNPRIVILEGED_RERUN):
         shutil.copy(REPO_ROOT / "tests" / name, target / "tests" / name)
     for folder, dirs, files in os.walk(target):
         for name in dirs + files:

@@ -18,7 +18,7 @@ import pytest
 from codegen_lab.paths import REPO_ROOT
 from evaluation.judge import POOL, JudgeJob, TestCase, bwrap_usable, judge
 from evaluation.judge.isolation import sandbox_python
-from tests.test_sandbox import CORRECT, SUM, descendants, verdicts
+from tests.helpers import CORRECT, SUM, descendants, verdicts
 
 pytestmark = pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap cannot run here")
 FILTER = REPO_ROOT / "evaluation" / "judge" / "sandbox_filter.py"

@@ -9,7 +9,7 @@ import gradio as gr
 from codegen_lab.hub import Hub
 from model_cards.report.build import ReportArguments, write_report
 from space import study
-from tests.report_inputs import course_results
+from tests.helpers import course_results
 
 
 def test_study_tab_finds_local_and_hub_reports_and_renders_them(tmp_path, monkeypatch):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -87,19 +89,9 @@ class Arena:
             [*left_history, user, {"role": "assistant", "content": ""}],
             [*right_history, user, {"role": "assistant", "content": ""}],
         ]
-        ready, status = self.engine.status()
-        busy = "Waiting for the model (another session is generating)…" if self.engine.lock.locked() else ""
-        busy = busy if ready else status
-        yield [*views[0]], [*views[1]], left_history, right_history, "", notice or busy or "Generating…"
-        last_yield = 0.0
-        update = None
+        yield [*views[0]], [*views[1]], left_history, right_history, "", notice or self._waiting_line()
         try:
-            for update in self.engine.stream(panes, settings, stop):
-                if time.monotonic() - last_yield < STREAM_EVERY_S and not all(update.done):
-                    continue
-                last_yield = time.monotonic()
-                for view, text in zip(views, update.texts, strict=True):
-                    view[-1] = {"role": "assistant", "content": text}
+            for _ in self._stream_into(views, panes, settings, stop):
                 yield [*views[0]], [*views[1]], left_history, right_history, "", notice or "Generating…"
         except (ModelLoadError, HubError) as err:
             gr.Warning(str(err))
@@ -108,11 +100,34 @@ class Arena:
         finally:
             if session and self.stops.get(session) is stop:
                 del self.stops[session]
-        if update is not None:  # the final texts, even when the last tokens came within STREAM_EVERY_S
-            for view, text in zip(views, update.texts, strict=True):
-                view[-1] = {"role": "assistant", "content": text}
         done = "Stopped." if stop.is_set() else ""
         yield views[0], views[1], views[0], views[1], "", notice or done
+
+    def _waiting_line(self) -> str:
+        """What the notice says until the first token: the warm-up's status, a queue, or "Generating…"."""
+        ready, status = self.engine.status()
+        if not ready:
+            return status or "Generating…"
+        if self.engine.lock.locked():
+            return "Waiting for the model (another session is generating)…"
+        return "Generating…"
+
+    def _stream_into(
+        self, views: list[list[dict]], panes, settings: GenerationSettings, stop
+    ) -> Iterator[None]:
+        """Each update's texts into the views' last (assistant) turn, yielding at most every STREAM_EVERY_S;
+        the final texts are set even when the last tokens came within STREAM_EVERY_S."""
+        last_yield, update = 0.0, None
+        for update in self.engine.stream(panes, settings, stop):
+            if time.monotonic() - last_yield < STREAM_EVERY_S and not all(update.done):
+                continue
+            last_yield = time.monotonic()
+            for view, text in zip(views, update.texts, strict=True):
+                view[-1] = {"role": "assistant", "content": text}
+            yield
+        if update is not None:
+            for view, text in zip(views, update.texts, strict=True):
+                view[-1] = {"role": "assistant", "content": text}
 
     def engine_status(self):
         """The status line, and the timer that polls it: it stops once the warm-up is done."""
@@ -183,12 +198,44 @@ def _pane(label: str, choices: list[tuple[str, str]], value: str, elem: str):
     return model, chat
 
 
+@dataclass
+class ArenaView:
+    """The Arena's components, as its events connect them (pairs are left, right)."""
+
+    status: gr.Markdown
+    warming: gr.Timer  # polls the engine's status until the warm-up is done
+    models: list[gr.Dropdown]
+    chats: list[gr.Chatbot]
+    histories: list[gr.State]
+    notice: gr.Markdown
+    prompt: gr.Textbox
+    send: gr.Button
+    stop: gr.Button
+    clear: gr.Button
+    refresh_models: gr.Button
+    max_new_tokens: gr.Slider
+    temperature: gr.Slider
+    system_choice: gr.Radio
+    custom_system: gr.Textbox
+    problem: gr.Dropdown
+    judge: gr.Button
+    verdicts: list[gr.HTML]
+
+
 def build_arena_tab(engine: Engine, timer: gr.Timer | None = None) -> None:
     """The Arena's components and events, inside the caller's ``gr.Tab``; ``timer`` also refreshes the model lists."""
     arena = Arena(engine)
+    view = _layout(engine)
+    _connect_generation(arena, view)
+    _connect_models(arena, view, timer)
+    _connect_judge(arena, view)
+
+
+def _layout(engine: Engine) -> ArenaView:
+    """Status, both panes (the study's question: deep left, diverse right), prompt, settings, judge row."""
     catalog = model_choices(engine.base)
     choices = [(c.label, c.spec) for c in catalog]
-    deep, diverse = opening_pair(catalog)  # the study's question: deep left, diverse right
+    deep, diverse = opening_pair(catalog)
     engine.warm_up([deep, diverse])  # both ready before anyone asks (llama.cpp: converted to GGUF LoRAs)
     ready, line = engine.status()
     status = gr.Markdown(line, elem_id="arena-status")
@@ -196,7 +243,7 @@ def build_arena_tab(engine: Engine, timer: gr.Timer | None = None) -> None:
     with gr.Row(equal_height=False):
         left_model, left_chat = _pane("Left", choices, deep, "left")
         right_model, right_chat = _pane("Right", choices, diverse, "right")
-    left_history, right_history = gr.State([]), gr.State([])
+    histories = [gr.State([]), gr.State([])]
     notice = gr.Markdown("", elem_id="arena-notice")
     prompt = gr.Textbox(  # one line that grows: Enter sends (prompt.submit), Shift+Enter is a newline
         label="Prompt (sent to both panes; Enter sends, Shift+Enter for a new line)",
@@ -210,6 +257,15 @@ def build_arena_tab(engine: Engine, timer: gr.Timer | None = None) -> None:
         stop = gr.Button("Stop", variant="stop", elem_id="arena-stop")
         clear = gr.Button("Clear", elem_id="arena-clear")
         refresh_models = gr.Button("⟳ models", scale=0, elem_id="arena-refresh-models")
+    settings = _generation_settings()
+    problem, judge, verdicts = _judge_row()
+    return ArenaView(
+        status, warming, [left_model, right_model], [left_chat, right_chat], histories, notice, prompt,
+        send, stop, clear, refresh_models, *settings, problem, judge, verdicts,
+    )  # fmt: skip
+
+
+def _generation_settings() -> tuple[gr.Slider, gr.Slider, gr.Radio, gr.Textbox]:
     with gr.Accordion("Generation settings", open=False):
         with gr.Row():
             max_new_tokens = gr.Slider(
@@ -218,6 +274,10 @@ def build_arena_tab(engine: Engine, timer: gr.Timer | None = None) -> None:
             temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.05, label="Temperature (0 = greedy)")
         system_choice = gr.Radio(SYSTEM_CHOICES, value="study", label="System prompt")
         custom_system = gr.Textbox(label="Custom system prompt", lines=2)
+    return max_new_tokens, temperature, system_choice, custom_system
+
+
+def _judge_row() -> tuple[gr.Dropdown, gr.Button, list[gr.HTML]]:
     with gr.Row(equal_height=True):
         problem = gr.Dropdown(
             problems.problem_choices(),
@@ -228,49 +288,62 @@ def build_arena_tab(engine: Engine, timer: gr.Timer | None = None) -> None:
         )
         judge = gr.Button("Judge both answers", elem_id="arena-judge", scale=1)
     with gr.Row():
-        left_verdicts = gr.HTML(elem_id="left-verdicts")
-        right_verdicts = gr.HTML(elem_id="right-verdicts")
+        verdicts = [gr.HTML(elem_id="left-verdicts"), gr.HTML(elem_id="right-verdicts")]
+    return problem, judge, verdicts
 
-    inputs = [prompt, left_model, right_model, left_history, right_history, max_new_tokens, temperature]
-    outputs = [left_chat, right_chat, left_history, right_history, prompt, notice]
+
+def _connect_generation(arena: Arena, view: ArenaView) -> None:
+    """Send (button or Enter) streams into both chats; Stop ends this session's generation; Clear empties."""
+    settings = [view.max_new_tokens, view.temperature, view.system_choice, view.custom_system]
     generation = dict(
         fn=arena.send,
-        inputs=[*inputs, system_choice, custom_system],
-        outputs=outputs,
+        inputs=[view.prompt, *view.models, *view.histories, *settings],
+        outputs=[*view.chats, *view.histories, view.prompt, view.notice],
         concurrency_id="model",
         show_progress="hidden",
     )
-    send.click(**generation, api_name="send")
-    prompt.submit(**generation, api_name=False)
-    stop.click(arena.stop, None, None, concurrency_limit=None, api_name=False)
-    clear.click(
+    view.send.click(**generation, api_name="send")
+    view.prompt.submit(**generation, api_name=False)
+    view.stop.click(arena.stop, None, None, concurrency_limit=None, api_name=False)
+    view.clear.click(
         arena.clear,
         None,
-        [left_chat, right_chat, left_history, right_history, notice, left_verdicts, right_verdicts],
+        [*view.chats, *view.histories, view.notice, *view.verdicts],
         concurrency_limit=None,
         api_name=False,
     )
-    for model in (left_model, right_model):
-        model.input(arena.preload, model, notice, concurrency_id="model", api_name=False)
-    models = [left_model, right_model]
-    for trigger in [refresh_models.click] + ([timer.tick] if timer is not None else []):
+
+
+def _connect_models(arena: Arena, view: ArenaView, timer: gr.Timer | None) -> None:
+    """A picked model is attached at once; the lists refresh on the button and the timer; the status polls."""
+    for model in view.models:
+        model.input(arena.preload, model, view.notice, concurrency_id="model", api_name=False)
+    for trigger in [view.refresh_models.click] + ([timer.tick] if timer is not None else []):
         trigger(
             arena.refresh_models,
-            models,
-            models,
+            view.models,
+            view.models,
             concurrency_limit=None,
             api_name=False,
             show_progress="hidden",
         )
-    warming.tick(arena.engine_status, None, [status, warming], concurrency_limit=None, api_name=False,
-                 show_progress="hidden")  # fmt: skip
-    problem.input(
-        arena.fill_problem, [problem, system_choice], prompt, concurrency_limit=None, api_name=False
+    view.warming.tick(arena.engine_status, None, [view.status, view.warming], concurrency_limit=None,
+                      api_name=False, show_progress="hidden")  # fmt: skip
+
+
+def _connect_judge(arena: Arena, view: ArenaView) -> None:
+    """A picked problem fills the prompt; Judge runs both last answers on its tests."""
+    view.problem.input(
+        arena.fill_problem,
+        [view.problem, view.system_choice],
+        view.prompt,
+        concurrency_limit=None,
+        api_name=False,
     )
-    judge.click(
+    view.judge.click(
         arena.judge,
-        [problem, left_history, right_history],
-        [left_verdicts, right_verdicts],
+        [view.problem, *view.histories],
+        view.verdicts,
         concurrency_id="judge",
         concurrency_limit=2,
         api_name="judge",

@@ -36,16 +36,20 @@ def provenance(source: str) -> tuple[list[str], str]:
 
 def render_dataset_card(report: dict, repo_id: str | None = None) -> str:
     """YAML metadata (license, sources, configs, sizes) and a body with counts and every report figure."""
+    sections = [_about(report, repo_id), _splits(report), _overlaps(report), _usage(report, repo_id)]
+    return f"---\n{card_metadata(report, repo_id).to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n"
+
+
+def card_metadata(report: dict, repo_id: str | None):
+    """The card's front matter: what the Hub shows and filters by, and the parquet files per split."""
     from huggingface_hub import DatasetCardData
 
-    options = report["options"]
-    source_datasets, license_text = provenance(options["source"])
-    counts = report["counts"]
-    data = DatasetCardData(
+    source_datasets, _ = provenance(report["options"]["source"])
+    return DatasetCardData(
         language=["en"],
         license="apache-2.0",
         task_categories=["text-generation"],
-        size_categories=[_size_category(sum(c["rows"] for c in counts.values()))],
+        size_categories=[_size_category(sum(c["rows"] for c in report["counts"].values()))],
         source_datasets=source_datasets or None,
         pretty_name=repo_id.split("/")[-1] if repo_id else None,
         tags=["code", "competitive-programming", "python", "sft", "codegen-lora-lab"],
@@ -56,19 +60,18 @@ def render_dataset_card(report: dict, repo_id: str | None = None) -> str:
             }
         ],
     )
-    leakage, lengths = report["leakage"], report["lengths"]
-    count_rows = "\n".join(
-        f"| {name} | {counts[name]['rows_before_length_filter']} | {counts[name]['rows']} "
-        f"| {counts[name]['problems']} | {lengths[name].get('median', '-')} | {lengths[name].get('max', '-')} "
-        f"| {lengths[name]['n_over_max_length']} |"
-        for name in SPLITS
+
+
+def _about(report: dict, repo_id: str | None) -> str:
+    options = report["options"]
+    _, license_text = provenance(options["source"])
+    answer = (
+        "the reasoning output (`<think>...</think>` then code)" if options["think"] else "the Python solution"
     )
-    load_from = repo_id or "path/to/this/folder"
-    body = f"""
-# {repo_id or "Prepared training data"}
+    return f"""# {repo_id or "Prepared training data"}
 
 Conversational SFT data for codegen-lora-lab: each row is `messages` = the fixed system prompt, the
-problem statement (user) and {"the reasoning output (`<think>...</think>` then code)" if options["think"] else "the Python solution"}
+problem statement (user) and {answer}
 (assistant).
 
 ## Source and license
@@ -80,21 +83,39 @@ problem statement (user) and {"the reasoning output (`<think>...</think>` then c
 - `messages`: list of `{{"role", "content"}}` turns: `system`, `user`, `assistant`.
 
 Raw columns it was built from: `input` (problem), `solution` (Python), `output` (reasoning then code),
-`difficulty`, `split`.
+`difficulty`, `split`."""
 
-## Splits and sizes
+
+def _splits(report: dict) -> str:
+    options, counts, lengths = report["options"], report["counts"], report["lengths"]
+    count_rows = "\n".join(
+        f"| {name} | {counts[name]['rows_before_length_filter']} | {counts[name]['rows']} "
+        f"| {counts[name]['problems']} | {lengths[name].get('median', '-')} | {lengths[name].get('max', '-')} "
+        f"| {lengths[name]['n_over_max_length']} |"
+        for name in SPLITS
+    )
+    kept = "dropped" if options["too_long"] == "drop" else "kept (the trainer truncates them)"
+    how = (
+        f"grouped re-split by problem (seed {options['seed']})"
+        if options["resplit"]
+        else "the source's `split` column"
+    )
+    return f"""## Splits and sizes
 
 Rows over `max_length` = {options["max_length"]} tokens under `{options["tokenizer"]}` were
-**{"dropped" if options["too_long"] == "drop" else "kept (the trainer truncates them)"}**
+**{kept}**
 (dropping is the default: a truncated solution would teach the model to stop mid-program).
 
 | split | rows before | rows | problems | median tokens | max tokens | over max_length |
 | --- | --- | --- | --- | --- | --- | --- |
 {count_rows}
 
-Splits: {"grouped re-split by problem (seed " + str(options["seed"]) + ")" if options["resplit"] else "the source's `split` column"}.
+Splits: {how}."""
 
-## Leakage (same problem statement in train and valid/test)
+
+def _overlaps(report: dict) -> str:
+    leakage = report["leakage"]
+    return f"""## Leakage (same problem statement in train and valid/test)
 
 In the source's own split column: {leakage["leaked_problems"]} problem(s) appear in train and in
 valid/test; {leakage["leaked_rows_valid"]} valid row(s) and {leakage["leaked_rows_test"]} test row(s) repeat a
@@ -102,13 +123,15 @@ training problem. {_after_resplit(report)}
 
 ## Contamination (overlap with the benchmark)
 
-{_contamination_text(report.get("contamination"))}
+{_contamination_text(report.get("contamination"))}"""
 
-## How to load
+
+def _usage(report: dict, repo_id: str | None) -> str:
+    return f"""## How to load
 
 ```python
 from datasets import load_dataset
-data = load_dataset("{load_from}")
+data = load_dataset("{repo_id or "path/to/this/folder"}")
 ```
 
 ## How it was made
@@ -117,9 +140,7 @@ data = load_dataset("{load_from}")
 {report["command"]}
 ```
 
-Full figures: `report.json`.
-"""
-    return f"---\n{data.to_yaml()}\n---\n\n{body.strip()}\n"
+Full figures: `report.json`."""
 
 
 def _after_resplit(report: dict) -> str:

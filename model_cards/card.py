@@ -236,29 +236,7 @@ problems.
 {dataset_link(dataset, dataset_split)}. Each row is a conversation: the fixed system prompt, the
 problem statement as the user turn, and the Python solution as the assistant turn.
 
-## Recipe
-
-{recipe_table(training_args)}
-
-## Training curves
-
-{curves}
-
-## How to use
-
-```python
-{usage_snippet(base_model, repo_id, revision)}```
-
-## How to reproduce
-
-```bash
-{train_command or "python -m training.sft --config training/recipes/<recipe>.yaml"}
-```
-
-## Limitations
-
-{LIMITATIONS}
-"""
+{closing_sections(training_args, curves, usage_snippet(base_model, repo_id, revision), train_command)}"""
     return card_text(data, body)
 
 
@@ -294,6 +272,7 @@ def render_run_card(
         main_step = best_step if best_step is not None or not rows else rows[-1]["step"]
     main_row = next((c for c in rows if c["step"] == main_step), None)
     main_evals = checkpoint_evaluations(main_row) if main_row else []
+    usage = usage_snippet(base_model, repo_id, branch_name(best_step) if best_step is not None else "main")
     arm = arm_of(run_name)
     data = card_data(base_model, dataset, main_evals, run_name, license, [*tags, f"arm-{arm}"])
     curves = f"![Training curves: train, validation and test loss]({loss_curves})" if loss_curves else ""
@@ -304,20 +283,37 @@ def render_run_card(
 LoRA adapters for **{hub_model_id(base_model) or base_model}** trained on {dataset_link(dataset, dataset_split)},
 one Hub branch per checkpoint. `main` holds the adapter of step {main_step}. Study arm: `{arm}`.{stopped}{base_provenance(base_model)}
 
-## Checkpoints
+{checkpoint_sections(rows, repo_id, best_step, main_evals)}
+
+{closing_sections(training_args, curves, usage, train_command)}"""
+    return card_text(data, body)
+
+
+def checkpoint_sections(
+    rows: Sequence[Mapping[str, Any]], repo_id: str, best_step: int | None, main_evals
+) -> str:
+    """The run card's checkpoint table, its best checkpoint and the results of the adapter on ``main``."""
+    best_branch = branch_name(best_step) if best_step is not None else "n/a"
+    return f"""## Checkpoints
 
 {checkpoint_table(rows, repo_id, best_step)}
 
 Best checkpoint (highest Pass@1 on the validation benchmark, else lowest validation loss; never the
 test benchmark): **step {best_step}**
-(branch `{branch_name(best_step) if best_step is not None else "n/a"}`). Pass@1 is shown with its 95 %
+(branch `{best_branch}`). Pass@1 is shown with its 95 %
 interval.
 
 ## Results of the adapter on `main`
 
-{results_table(main_evals)}
+{results_table(main_evals)}"""
 
-## Recipe
+
+def closing_sections(
+    training_args: Mapping[str, Any], curves: str, usage: str, train_command: str | None
+) -> str:
+    """How every card ends: the recipe, the training curves, how to use and reproduce it, limitations."""
+    command = train_command or "python -m training.sft --config training/recipes/<recipe>.yaml"
+    return f"""## Recipe
 
 {recipe_table(training_args)}
 
@@ -328,19 +324,18 @@ interval.
 ## How to use
 
 ```python
-{usage_snippet(base_model, repo_id, branch_name(best_step) if best_step is not None else "main")}```
+{usage}```
 
 ## How to reproduce
 
 ```bash
-{train_command or "python -m training.sft --config training/recipes/<recipe>.yaml"}
+{command}
 ```
 
 ## Limitations
 
 {LIMITATIONS}
 """
-    return card_text(data, body)
 
 
 def checkpoint_metrics(checkpoint: Mapping[str, Any]) -> Mapping | Sequence[Mapping] | None:

@@ -69,36 +69,12 @@ def run_benchmark(
     with the finished problems kept for a resume; a ``cancelling`` step comes as soon as the flag is seen.
     Errors (a bad adapter, say) are re-raised here.
     """
-    from evaluation.pipeline import EvalConfig, LoadedModel, evaluate_models
+    from evaluation.pipeline import EvalConfig
 
     config = EvalConfig(max_new_tokens=max_new_tokens, batch_size=batch_size, engine=engine.engine)
 
     def work(report: Report) -> dict[str, Path]:
-        if engine.llama_cpp is not None:
-            return evaluate_models(
-                engine.base,
-                None if is_base(adapter) else {model_name: adapter},
-                benchmark,
-                out_dir,
-                config,
-                on_progress=lambda progress: report("progress", progress),
-                should_stop=stop.is_set,
-                loaded=llama_cpp_loaded(engine, model_name, adapter),
-            )
-        with engine.pinned_adapter(adapter) as attached:
-            base_only = attached == BASE_ADAPTER
-            loaded = LoadedModel(engine.model, engine.tokenizer, {} if base_only else {model_name: attached},
-                                 engine.locked_generate)  # fmt: skip
-            return evaluate_models(
-                engine.base,
-                None if base_only else {model_name: adapter},
-                benchmark,
-                out_dir,
-                config,
-                on_progress=lambda progress: report("progress", progress),
-                should_stop=stop.is_set,
-                loaded=loaded,
-            )
+        return evaluate_on_engine(engine, model_name, adapter, benchmark, out_dir, config, stop, report)
 
     last = EvalProgress(0, len(benchmark.problems), 0)
     announced = False
@@ -112,15 +88,48 @@ def run_benchmark(
                 last = payload
                 yield Step(last, cancelling=announced)
             elif kind == END:
-                path = next(iter(payload.values()), None)
-                if path is None:
-                    yield Step(last, finished=True, cancelled=True)
-                    return
-                from evaluation.results import read_results
+                yield final_step(last, next(iter(payload.values()), None))
+                return
 
-                metrics = read_results(path)["metrics"]
-                done = EvalProgress(last.total, last.total, metrics["n_solved"])
-                yield Step(done, finished=True, results_file=path, pass_at_1=metrics["pass@1"])
+
+def evaluate_on_engine(
+    engine: Engine, model_name: str, adapter: str, benchmark, out_dir: Path, config, stop, report: Report
+) -> dict[str, Path]:
+    """evaluate_models on the engine's own model: its llama.cpp base, or its transformers model with the
+    adapter pinned (not evicted by the Arena while the run lasts); progress goes to ``report``."""
+    from evaluation.pipeline import LoadedModel, evaluate_models
+
+    def evaluate(adapters: dict[str, str] | None, loaded) -> dict[str, Path]:
+        return evaluate_models(
+            engine.base,
+            adapters,
+            benchmark,
+            out_dir,
+            config,
+            on_progress=lambda progress: report("progress", progress),
+            should_stop=stop.is_set,
+            loaded=loaded,
+        )
+
+    if engine.llama_cpp is not None:
+        adapters = None if is_base(adapter) else {model_name: adapter}
+        return evaluate(adapters, llama_cpp_loaded(engine, model_name, adapter))
+    with engine.pinned_adapter(adapter) as attached:
+        base_only = attached == BASE_ADAPTER
+        loaded = LoadedModel(engine.model, engine.tokenizer, {} if base_only else {model_name: attached},
+                             engine.locked_generate)  # fmt: skip
+        return evaluate(None if base_only else {model_name: adapter}, loaded)
+
+
+def final_step(last: EvalProgress, results_file: Path | None) -> Step:
+    """The run's last step: its results file's Pass@1, or cancelled (no file: not every problem done)."""
+    if results_file is None:
+        return Step(last, finished=True, cancelled=True)
+    from evaluation.results import read_results
+
+    metrics = read_results(results_file)["metrics"]
+    done = EvalProgress(last.total, last.total, metrics["n_solved"])
+    return Step(done, finished=True, results_file=results_file, pass_at_1=metrics["pass@1"])
 
 
 def llama_cpp_loaded(engine: Engine, model_name: str, adapter: str):
@@ -245,13 +254,32 @@ def build_benchmark_tab(
     """
     list_models = list_models or (lambda: {f"base ({engine.base})": BASE_ADAPTER})
     runner = BenchmarkRunner(engine, list_models, out_dir=out_dir, benchmark_source=benchmark_source)
-    names = list(list_models())
     gr.Markdown(
         "Evaluate a model on LiveCodeBench problems: generate (greedy), extract the program, judge it in the "
         "sandbox. The result lands in the Leaderboard (press Refresh there). Cancel keeps finished problems; "
         f"running the same model and benchmark again resumes. It runs on {engine.engine}, as the Arena does.",
         elem_id="benchmark-engine",
     )
+    model, refresh, benchmark, max_new_tokens = _run_inputs(list(list_models()))
+    with gr.Row():
+        run_button = gr.Button("Run benchmark", variant="primary", elem_id="benchmark-run")
+        cancel_button = gr.Button("Cancel", variant="stop", elem_id="benchmark-cancel")
+    status = gr.Textbox(label="Status", interactive=False, elem_id="benchmark-status")
+
+    refresh.click(lambda: gr.Dropdown(choices=list(list_models())), None, model)
+    run_button.click(
+        runner.start,
+        [model, benchmark, max_new_tokens],
+        status,
+        concurrency_limit=1,
+        concurrency_id="benchmark",
+    )
+    cancel_button.click(runner.cancel, None, None, concurrency_limit=None)
+    return runner
+
+
+def _run_inputs(names: list[str]) -> tuple[gr.Dropdown, gr.Button, gr.Dropdown, gr.Slider]:
+    """What a run is asked for: the model (with a button that lists them again), the benchmark, the budget."""
     with gr.Row():
         model = gr.Dropdown(
             names,
@@ -277,18 +305,4 @@ def build_benchmark_tab(
         label="Max new tokens (recorded in the results)",
         elem_id="benchmark-max-new-tokens",
     )
-    with gr.Row():
-        run_button = gr.Button("Run benchmark", variant="primary", elem_id="benchmark-run")
-        cancel_button = gr.Button("Cancel", variant="stop", elem_id="benchmark-cancel")
-    status = gr.Textbox(label="Status", interactive=False, elem_id="benchmark-status")
-
-    refresh.click(lambda: gr.Dropdown(choices=list(list_models())), None, model)
-    run_button.click(
-        runner.start,
-        [model, benchmark, max_new_tokens],
-        status,
-        concurrency_limit=1,
-        concurrency_id="benchmark",
-    )
-    cancel_button.click(runner.cancel, None, None, concurrency_limit=None)
-    return runner
+    return model, refresh, benchmark, max_new_tokens

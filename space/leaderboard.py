@@ -64,7 +64,8 @@ def plot_heatmap(rows: list[Evaluation]):
     labels = [row.key if row.step is None else f"{row.run} @{row.step}" for row in chosen]
     capped = len(rows) > len(chosen) and len(chosen) == MAX_HEATMAP_COLUMNS
     note = f"first {MAX_HEATMAP_COLUMNS} checkpoints; narrow the filters to see others" if capped else ""
-    return figures.heatmap_figure(problem_matrix(chosen), labels, [row.run for row in chosen], note)
+    groups = [row.run if row.step is not None else row.source for row in chosen]  # a rule between runs
+    return figures.heatmap_figure(problem_matrix(chosen), labels, groups, note)
 
 
 def comparison_markdown(result: dict) -> str:

@@ -155,7 +155,7 @@ class Run:
         return found
 
     def judged(self) -> list[Checkpoint]:
-        """The checkpoints with a test results file (per-problem outcomes), by step."""
+        """The checkpoints with a test results file (per-problem outcomes), in the run's order."""
         return [c for c in self.checkpoints if c.test is not None]
 
 

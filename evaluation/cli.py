@@ -99,7 +99,7 @@ def run_command(args: RunArguments, config) -> int:
 
 
 def compare_command(args: CompareArguments) -> int:
-    from evaluation.metrics import paired_test
+    from analysis.compare import paired_comparison
     from evaluation.results import read_results
 
     if len(args.results) != 2:
@@ -121,18 +121,17 @@ def compare_command(args: CompareArguments) -> int:
     print(f"\nProblems where they differ ({len(differing)} of {len(common)}):")
     for qid in differing:
         print(f"  {qid:<16} A {a[qid]:.2f}  B {b[qid]:.2f}  {'B better' if b[qid] > a[qid] else 'A better'}")
-    if all(v in (0.0, 1.0) for v in [*a.values(), *b.values()]):
-        test = paired_test(a, b, method="mcnemar")
+    t = paired_comparison(a, b, "A", "B", n_resamples=args.resamples)
+    if t["mcnemar_p"] is not None:
         print(
-            f"\nExact McNemar: A-only {test['b10']}, B-only {test['b01']}, p = {test['p_value']:.4f} "
-            f"(difference B - A = {test['difference']:+.3f})"
+            f"\nExact McNemar: A-only {len(t['only_a'])}, B-only {len(t['only_b'])}, p = {t['mcnemar_p']:.4f}"
         )
-    boot = paired_test(a, b, method="bootstrap", n_resamples=args.resamples)
-    low, high = boot["difference_ci95"]
+    low, high = t["bootstrap_ci95"]
     print(
-        f"Paired bootstrap ({args.resamples} resamples of problems): B - A = {boot['difference']:+.3f}, "
-        f"95% CI [{low:+.3f}, {high:+.3f}], p = {boot['p_value']:.4f}"
+        f"Paired bootstrap ({args.resamples} resamples of problems): A - B = {t['difference']:+.3f}, "
+        f"95% CI [{low:+.3f}, {high:+.3f}], p = {t['bootstrap_p']:.4f}"
     )
+    print(f"\n{t['sentence']}")
     return 0
 
 

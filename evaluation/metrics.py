@@ -73,15 +73,6 @@ def pass_at_1_interval(counts: Sequence[tuple[int, int]]) -> tuple[tuple[float, 
     return bootstrap_mean_interval([c / n for n, c in counts]), "bootstrap-problems"
 
 
-def problem_matrix(runs: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
-    """{model: {qid: pass@1}} -> {qid: {model: pass@1}} over every problem any model has."""
-    matrix: dict[str, dict[str, float]] = {}
-    for model, per_problem in runs.items():
-        for qid, value in per_problem.items():
-            matrix.setdefault(qid, {})[model] = value
-    return dict(sorted(matrix.items()))
-
-
 def mcnemar_exact(b01: int, b10: int) -> float:
     """Two-sided exact McNemar p-value: a binomial test of the discordant pairs against 1/2."""
     discordant = b01 + b10

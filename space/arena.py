@@ -18,7 +18,7 @@ from codegen_lab.hub import HubError
 from codegen_lab.models import ModelLoadError
 from codegen_lab.prompts import LCB_SYSTEM, SYSTEM_PROMPT
 from evaluation.judge import SandboxUnavailable, sandbox_record
-from space import problems
+from space import arena_problems
 from space.catalog import model_choices, opening_pair
 from space.engine import MAX_NEW_TOKENS, Engine, GenerationSettings, cap_prompt
 
@@ -156,7 +156,7 @@ class Arena:
     def fill_problem(question_id: str | None, system_choice: str) -> str:
         if not question_id:
             return gr.skip()
-        return problems.problem_prompt(question_id, "lcb" if system_choice == "lcb" else "study")
+        return arena_problems.problem_prompt(question_id, "lcb" if system_choice == "lcb" else "study")
 
     @staticmethod
     def judge(question_id: str | None, left_history: list[dict], right_history: list[dict]):
@@ -169,13 +169,13 @@ class Arena:
             gr.Warning("Both panes are empty: send the problem to the models first.")
             return gr.skip(), gr.skip()
         try:
-            verdicts = problems.judge_answers(question_id, answers)
+            verdicts = arena_problems.judge_answers(question_id, answers)
             isolation = sandbox_record()["isolation"]
         except SandboxUnavailable as err:  # no sandbox here, and the weaker one was not asked for
             gr.Warning(str(err))
             return (f"<div class='verdicts'><b>Not judged:</b> {html.escape(str(err))}</div>",) * 2
         return tuple(
-            problems.verdict_html(f"{side} · {question_id}", v if answer else None, isolation)
+            arena_problems.verdict_html(f"{side} · {question_id}", v if answer else None, isolation)
             for side, v, answer in zip(("Left", "Right"), verdicts, answers, strict=True)
         )
 
@@ -280,7 +280,7 @@ def _generation_settings() -> tuple[gr.Slider, gr.Slider, gr.Radio, gr.Textbox]:
 def _judge_row() -> tuple[gr.Dropdown, gr.Button, list[gr.HTML]]:
     with gr.Row(equal_height=True):
         problem = gr.Dropdown(
-            problems.problem_choices(),
+            arena_problems.problem_choices(),
             value=None,
             label="Benchmark problem (the study's 41)",
             scale=4,

@@ -22,9 +22,9 @@ import gradio as gr
 from codegen_lab import BASE_ADAPTER
 from evaluation.benchmark import load_benchmark
 from evaluation.pipeline import EvalProgress
-from space.background import END, Report, stream_reports
 from space.catalog import outputs_dir
 from space.engine import Engine, is_base
+from space.threaded_work import END, Report, stream_reports
 
 DEFAULT_MAX_NEW_TOKENS = 1024  # evaluate_models' default, so Space runs compare with CLI runs
 # label -> (evaluation.benchmark preset, problem limit)

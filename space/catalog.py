@@ -109,12 +109,12 @@ def branch_choices(path: Path | None = None, hub: Hub | None = None) -> list[Mod
 
     A repo that cannot be read is left out with a warning; the leaderboard names the reason.
     """
+    from analysis.runs import StudyInputError
     from space.hub_results import configured_repos
-    from space.rows import ResultsStoreError
 
     try:
         repos = configured_repos(path or models_config())
-    except (OSError, ResultsStoreError) as err:
+    except (OSError, StudyInputError) as err:
         logger.warning("Model lists: %s", err)
         return []
     hub = hub or (Hub.from_env() if repos else None)

@@ -26,7 +26,7 @@ from codegen_lab import BASE_ADAPTER
 from codegen_lab.hub import HubError
 from codegen_lab.models import ModelLoadError, attach_adapters, load_base, resolve_model_path
 from codegen_lab.prompts import SYSTEM_PROMPT, chat
-from space.background import END, Report, stream_reports
+from space.threaded_work import END, Report, stream_reports
 
 MAX_PROMPT_CHARS = 8000
 MAX_CONTEXT_TOKENS = 4096

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from analysis.runs import Evaluation, StudyInputError, describe_benchmark, evaluation_from_results
 from codegen_lab import naming, run_folder
 from codegen_lab.hub import Hub
 from evaluation.results import is_results_file
-from space.rows import ResultsStoreError, Row, describe_benchmark, row_from_results
 
 
 def configured_repos(models_config: Path) -> list[tuple[str, str | None]]:
@@ -25,7 +25,7 @@ def configured_repos(models_config: Path) -> list[tuple[str, str | None]]:
     try:
         config = yaml.safe_load(models_config.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ResultsStoreError(f"{models_config} is not valid YAML: {err}") from err
+        raise StudyInputError(f"{models_config} is not valid YAML: {err}") from err
     repos = []
     for entry in config.get("repos") or []:
         if isinstance(entry, str):
@@ -34,19 +34,19 @@ def configured_repos(models_config: Path) -> list[tuple[str, str | None]]:
         elif isinstance(entry, dict) and "repo" in entry:
             repos.append((entry["repo"], entry.get("revision")))
         else:
-            raise ResultsStoreError(
+            raise StudyInputError(
                 f"{models_config}: a `repos` entry must be repo_id[@revision]; got {entry!r}."
             )
     return repos
 
 
-def read_hub_repo(hub: Hub, repo: str, revision: str | None = None) -> list[Row]:
+def read_hub_repo(hub: Hub, repo: str, revision: str | None = None) -> list[Evaluation]:
     """Rows of one Hub repo, per checkpoint revision: its results files, else its metrics, else the model-index."""
     rows = []
     for checkpoint in run_folder.hub_checkpoints(hub, repo, revision):
         where = f"{repo}@{checkpoint.branch}"
         found = [
-            row_from_results(json.loads(file.read_text()), "Hub", f"{where}/{name}")
+            evaluation_from_results(json.loads(file.read_text()), "Hub", f"{where}/{name}")
             for file, name in checkpoint.results_candidates()
             if is_results_file(file)  # not some other JSON
         ]
@@ -58,9 +58,9 @@ def read_hub_repo(hub: Hub, repo: str, revision: str | None = None) -> list[Row]
     return rows
 
 
-def _hub_row(repo: str, branch: str, pass_at_1: float, **fields) -> Row:
+def _hub_row(repo: str, branch: str, pass_at_1: float, **fields) -> Evaluation:
     name = f"{repo}@{branch}"
-    return Row(
+    return Evaluation(
         key=name,
         name=name,
         run=repo.split("/")[-1],
@@ -73,7 +73,7 @@ def _hub_row(repo: str, branch: str, pass_at_1: float, **fields) -> Row:
     )
 
 
-def row_from_metrics(data: dict, repo: str, branch: str) -> Row:
+def row_from_metrics(data: dict, repo: str, branch: str) -> Evaluation:
     """A checkpoint's metrics.json content: its reported evaluation (metrics and benchmark blocks)."""
     metrics, bench = data["metrics"], data.get("benchmark", {})
     ci = metrics.get("pass@1_ci95")
@@ -91,7 +91,7 @@ def row_from_metrics(data: dict, repo: str, branch: str) -> Row:
     )
 
 
-def rows_from_model_index(readme: Path, repo: str, branch: str) -> list[Row]:
+def rows_from_model_index(readme: Path, repo: str, branch: str) -> list[Evaluation]:
     """Pass@1 entries of a model card's ``model-index`` (no per-problem data)."""
     from huggingface_hub import ModelCard
 

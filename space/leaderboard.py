@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from analysis import figures
+from analysis.runs import Evaluation, StudyInputError
 from space.results_store import (
     ResultsStore,
-    ResultsStoreError,
-    Row,
     filter_rows,
     problem_matrix,
     series_label,
@@ -27,53 +27,27 @@ MAX_HEATMAP_COLUMNS = 40
 ARM_LINESTYLES = {"deep": "-", "diverse": "--"}  # so the two arms read apart whatever the colours
 
 
-def _figure(width: float, height: float):
-    from matplotlib.figure import Figure  # a Figure without pyplot: no global state between sessions
-
-    return Figure(figsize=(width, height), layout="constrained")
-
-
-def _empty(fig, message: str):
-    ax = fig.add_subplot()
-    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=12, color="gray")
-    ax.set_axis_off()
-    return fig
-
-
-def plot_step_series(rows: list[Row]):
+def plot_step_series(rows: list[Evaluation]):
     """Pass@1 against training step, one line per run (and test scope)."""
-    fig = _figure(8, 4.5)
     series = step_series(rows)
     if not series:
-        return _empty(fig, "No checkpoints with a training step match the filters.")
-    ax = fig.add_subplot()
+        return figures.empty_figure("No checkpoints with a training step match the filters.")
     arm_of_label = {series_label(row): row.arm for row in rows}
-    for label, points in series.items():
-        steps, values = zip(*points, strict=True)
-        style = ARM_LINESTYLES.get(arm_of_label[label], ":")
-        ax.plot(steps, [100 * v for v in values], marker="o", linestyle=style, label=label)
-    ax.set(xlabel="training step", ylabel="Pass@1 (%)", title="Pass@1 vs training step")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
+    lines = [
+        figures.StepLine(label, points, style=ARM_LINESTYLES.get(arm_of_label[label], ":"))
+        for label, points in series.items()
+    ]
+    return figures.step_figure(lines)
 
 
 def plot_loss(series: dict[str, list[tuple[int, float]]], run: str):
-    """The run's loss curves (train loss, eval loss, ... whatever the history holds)."""
-    fig = _figure(8, 4)
+    """The run's loss curves (train, validation, test: whatever its history holds)."""
     if not series:
-        return _empty(fig, f"No loss history for {run or 'this run'}.")
-    ax = fig.add_subplot()
-    for name, points in series.items():
-        steps, values = zip(*points, strict=True)
-        ax.plot(steps, values, marker="." if len(points) < 50 else None, label=name)
-    ax.set(xlabel="training step", ylabel="loss", title=f"Loss: {run}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
+        return figures.empty_figure(f"No loss history for {run or 'this run'}.")
+    return figures.loss_figure({run: series}, title=f"Loss: {run}")
 
 
-def heatmap_rows(rows: list[Row]) -> list[Row]:
+def heatmap_rows(rows: list[Evaluation]) -> list[Evaluation]:
     """The checkpoints to draw, in the study table's order: arm, run, step (at most MAX_HEATMAP_COLUMNS)."""
     ordered = sorted(
         (row for row in rows if row.problems),
@@ -82,70 +56,31 @@ def heatmap_rows(rows: list[Row]) -> list[Row]:
     return ordered[:MAX_HEATMAP_COLUMNS]
 
 
-def plot_heatmap(rows: list[Row]):
-    """Problems x checkpoints, solved (dark) or not; fractional Pass@1 in between; grey = not judged."""
-    import numpy as np
-
+def plot_heatmap(rows: list[Evaluation]):
+    """Problems x checkpoints, solved or not; fractional Pass@1 in between; grey = not judged."""
     chosen = heatmap_rows(rows)
-    matrix = problem_matrix(chosen)
-    if matrix.empty:
-        return _empty(_figure(8, 3), "No per-problem results match the filters.")
-    n_problems, n_columns = matrix.shape
-    fig = _figure(min(3 + 0.32 * n_columns, 20), 2 + 0.2 * n_problems)
-    ax = fig.add_subplot()
-    values = np.ma.masked_invalid(matrix.to_numpy(dtype=float))
-    cmap = _heatmap_cmap()
-    image = ax.imshow(values, aspect="auto", cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
-    labels = {row.key: row.key if row.step is None else f"{row.run} @{row.step}" for row in chosen}
-    ax.set_xticks(range(n_columns), [_short(labels[c]) for c in matrix.columns], rotation=90, fontsize=7)
-    ax.set_yticks(range(n_problems), matrix.index, fontsize=7)
-    solved = [int(np.nansum(matrix[c].to_numpy(dtype=float) >= 0.5)) for c in matrix.columns]
-    top = ax.secondary_xaxis("top")
-    top.set_xticks(range(n_columns), [str(s) for s in solved], fontsize=7)
-    ax.set_title(f"Per-problem results ({n_problems} problems; solved counts on top)", fontsize=10)
-    fig.colorbar(image, ax=ax, shrink=0.4, label="Pass@1 on the problem")
-    if len(rows) > len(chosen) and len(chosen) == MAX_HEATMAP_COLUMNS:
-        ax.set_xlabel(
-            f"first {MAX_HEATMAP_COLUMNS} checkpoints; narrow the filters to see others", fontsize=8
-        )
-    return fig
-
-
-def _heatmap_cmap():
-    from matplotlib import colormaps
-
-    return colormaps["Greens"].with_extremes(bad="#d0d0d0")
-
-
-def _short(name: str, limit: int = 34) -> str:
-    return name if len(name) <= limit else "…" + name[-(limit - 1) :]
+    if not chosen:
+        return figures.empty_figure("No per-problem results match the filters.", height=3)
+    labels = [row.key if row.step is None else f"{row.run} @{row.step}" for row in chosen]
+    capped = len(rows) > len(chosen) and len(chosen) == MAX_HEATMAP_COLUMNS
+    note = f"first {MAX_HEATMAP_COLUMNS} checkpoints; narrow the filters to see others" if capped else ""
+    groups = [row.run if row.step is not None else row.source for row in chosen]  # a rule between runs
+    return figures.heatmap_figure(problem_matrix(chosen), labels, groups, note)
 
 
 def comparison_markdown(result: dict) -> str:
-    """The paired test of two rows in words: discordant problems, Pass@1 on the shared set, p-value."""
+    """The paired comparison of two rows: which is A and B, analysis.compare's sentence, a scope warning."""
     lines = [
         f"**A** = `{result['a']}` · **B** = `{result['b']}` · {result['n_problems']} shared problems",
-        f"- Pass@1 on them: A {100 * result['pass@1_a']:.1f} %, B {100 * result['pass@1_b']:.1f} % "
-        f"(B − A = {100 * result['difference']:+.1f} points)",
+        "",
+        result["sentence"],
     ]
-    if result["method"] == "mcnemar":
-        lines.append(
-            f"- Only A solves {result['b10']}, only B solves {result['b01']}: exact McNemar p = {result['p_value']:.3g}"
-        )
-    else:
-        low, high = result["difference_ci95"]
-        lines.append(
-            f"- Bootstrap over problems: 95 % interval of B − A [{100 * low:+.1f}, {100 * high:+.1f}] points, "
-            f"p = {result['p_value']:.3g}"
-        )
-    verdict = "a significant difference" if result["p_value"] < 0.05 else "no significant difference"
-    lines.append(f"- At the 5 % level: **{verdict}**.")
     if not result["same_scope"]:
-        lines.append("- ⚠️ The two rows were judged on different test scopes (public-only vs full).")
+        lines += ["", "⚠️ The two rows were judged on different test scopes (public-only vs full)."]
     return "\n".join(lines)
 
 
-def default_pair(rows: list[Row]) -> tuple[str | None, str | None]:
+def default_pair(rows: list[Evaluation]) -> tuple[str | None, str | None]:
     """The best deep and the best diverse row with per-problem results (the study's question)."""
     best = {}
     for arm in ("deep", "diverse"):
@@ -197,7 +132,7 @@ class LeaderboardHandlers:
             return "Pick two rows to compare."
         try:
             return comparison_markdown(self.store.compare(key_a, key_b))
-        except (ResultsStoreError, ValueError) as err:
+        except (StudyInputError, ValueError) as err:
             return f"⚠️ {err}"
 
     def loss(self, run):
@@ -205,8 +140,8 @@ class LeaderboardHandlers:
             return plot_loss({}, "")
         try:
             return plot_loss(self.store.loss_history(run), run)
-        except (ResultsStoreError, ValueError, OSError) as err:
-            return _empty(_figure(8, 4), str(err))
+        except (StudyInputError, ValueError, OSError) as err:
+            return figures.empty_figure(str(err))
 
     def refresh(self, arms, scope, search, key_a=None, key_b=None, run=None):
         """Read every source again (the Refresh button and the periodic timer): new runs and branches show."""

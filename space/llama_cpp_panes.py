@@ -18,7 +18,7 @@ from pathlib import Path
 from codegen_lab.gguf_lora import adapter_gguf
 from codegen_lab.llamacpp import LlamaCppModel, Sampling, default_threads, prefill_first
 from codegen_lab.models import resolve_adapter_path
-from space.background import Report
+from space.threaded_work import Report
 
 TOP_P = 0.95  # with a temperature above 0, as the transformers panes sample
 

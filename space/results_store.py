@@ -4,7 +4,8 @@ Rows come from results files (``codegen-lora-lab/results/v1``) in the shipped ``
 ``outputs/**/results/`` and in any folder named by ``CODEGEN_LAB_RESULTS_DIRS``; from the Hub repos listed
 in ``space/models.yaml`` (results files, ``metrics.json`` or the README's model-index, per branch); and
 from the LiveCodeBench leaderboard's per-problem scores on the same 41 problems. Reading is cached in
-memory; ``refresh()`` reads everything again.
+memory; ``refresh()`` reads everything again. Each row is an ``analysis.runs.Evaluation``; the matrix and
+the paired comparison are ``analysis.compare``'s, as in the report and the CLI.
 
     store = ResultsStore.from_env()
     store.table(arm="deep", scope="full", search="step-500")
@@ -18,29 +19,39 @@ import os
 import threading
 from pathlib import Path
 
+from analysis import compare
+from analysis.runs import Evaluation, StudyInputError, evaluation_from_results
 from codegen_lab.hub import Hub, HubError
 from codegen_lab.loss_history import read_loss_curves
 from codegen_lab.paths import REPO_ROOT, outputs_dir
 from codegen_lab.run_folder import LOSS_HISTORY, RESULTS_DIR
 from space.catalog import models_config
 from space.hub_results import configured_repos, read_hub_repo
-from space.rows import (  # noqa: F401  (re-exported: the leaderboard's and the tests' names)
-    COLUMNS,
-    ResultsStoreError,
-    Row,
-    describe_benchmark,
-    row_from_results,
-    series_label,
-)
 
 logger = logging.getLogger(__name__)
+
+COLUMNS = [
+    "Model",
+    "Run",
+    "Arm",
+    "Step",
+    "Pass@1 (%)",
+    "95% CI",
+    "Problems",
+    "Benchmark",
+    "Test scope",
+    "Prompt",
+    "Sampling",
+    "Date",
+    "Source",
+]
 
 REFERENCE_FILE = "lcb_leaderboard_41.json"
 REFERENCE_SOURCE = "LiveCodeBench leaderboard"
 RESULTS_DIRS_ENV = "CODEGEN_LAB_RESULTS_DIRS"
 
 
-def reference_rows(path: Path) -> list[Row]:
+def reference_rows(path: Path) -> list[Evaluation]:
     """The LiveCodeBench leaderboard's models: ``{question_id: {model: pass@1}}`` (percent or fraction)."""
     scores = json.loads(path.read_text())
     scale = 100.0 if any(v > 1 for per_model in scores.values() for v in per_model.values()) else 1.0
@@ -49,7 +60,7 @@ def reference_rows(path: Path) -> list[Row]:
         for model, value in per_model.items():
             by_model.setdefault(model, {})[qid] = value / scale
     return [
-        Row(
+        Evaluation(
             key=model,
             name=model,
             run=model,
@@ -71,7 +82,7 @@ def reference_rows(path: Path) -> list[Row]:
     ]
 
 
-def read_local_results(folders: list[Path]) -> list[Row]:
+def read_local_results(folders: list[Path]) -> list[Evaluation]:
     """Every complete results file under the folders, each once (other JSON, e.g. the LCB reference, is skipped)."""
     from evaluation.results import ResultsError, list_results, read_results
 
@@ -83,13 +94,13 @@ def read_local_results(folders: list[Path]) -> list[Row]:
         try:
             data = read_results(path)
             source = "reference" if data["model"].get("source") == "reference" else "local"
-            rows.append(row_from_results(data, source, str(path)))
+            rows.append(evaluation_from_results(data, source, str(path)))
         except (ResultsError, KeyError, TypeError, ValueError) as err:
             logger.warning("Skipping %s: %s", path, err)
     return rows
 
 
-def unique_keys(rows: list[Row]) -> list[Row]:
+def unique_keys(rows: list[Evaluation]) -> list[Evaluation]:
     """Give rows that share a model name a key that says where each came from."""
     counts: dict[str, int] = {}
     for row in rows:
@@ -122,7 +133,7 @@ class ResultsStore:
         self.reference = reference
         self.hub = hub
         self.errors: list[str] = []
-        self._rows: list[Row] | None = None
+        self._rows: list[Evaluation] | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -136,25 +147,25 @@ class ResultsStore:
             reference=REPO_ROOT / "results" / REFERENCE_FILE,
         )
 
-    def rows(self) -> list[Row]:
+    def rows(self) -> list[Evaluation]:
         with self._lock:
             if self._rows is None:
                 self._rows = self._read()
             return self._rows
 
-    def refresh(self) -> list[Row]:
+    def refresh(self) -> list[Evaluation]:
         """Forget the cache and read every source again."""
         with self._lock:
             self._rows = None
         return self.rows()
 
-    def row(self, key: str) -> Row:
+    def row(self, key: str) -> Evaluation:
         for row in self.rows():
             if row.key == key:
                 return row
-        raise ResultsStoreError(f"No leaderboard row named {key!r}; refresh the leaderboard or pick another.")
+        raise StudyInputError(f"No leaderboard row named {key!r}; refresh the leaderboard or pick another.")
 
-    def _read(self) -> list[Row]:
+    def _read(self) -> list[Evaluation]:
         errors = []
         folders = list(self.results_dirs)
         if self.outputs_dir and self.outputs_dir.is_dir():
@@ -163,7 +174,7 @@ class ResultsStore:
         if self.models_config:
             try:
                 repos = configured_repos(self.models_config)
-            except (OSError, ResultsStoreError) as err:
+            except (OSError, StudyInputError) as err:
                 errors.append(str(err))
                 repos = []
             hub = self.hub or (Hub.from_env() if repos else None)
@@ -188,30 +199,24 @@ class ResultsStore:
     def loss_history(self, run: str) -> dict[str, list[tuple[int, float]]]:
         path = (self.outputs_dir or Path()) / run / LOSS_HISTORY
         if "/" in run or not path.is_file():
-            raise ResultsStoreError(f"Run {run!r} has no {LOSS_HISTORY} under {self.outputs_dir}.")
+            raise StudyInputError(f"Run {run!r} has no {LOSS_HISTORY} under {self.outputs_dir}.")
         return read_loss_curves(path)
 
     def compare(self, key_a: str, key_b: str) -> dict:
-        """Paired test of two rows on the problems both were judged on.
-
-        Exact McNemar when both rows are pass/fail per problem (greedy), else a bootstrap over problems.
-        """
-        from evaluation.metrics import paired_test
-
+        """analysis.compare's paired comparison of two rows on the problems both were judged on."""
         a, b = self.row(key_a), self.row(key_b)
         for row in (a, b):
             if not row.problems:
-                raise ResultsStoreError(f"{row.key} has no per-problem results to compare ({row.source}).")
+                raise StudyInputError(f"{row.key} has no per-problem results to compare ({row.source}).")
         if not set(a.problems) & set(b.problems):
-            raise ResultsStoreError(f"{a.key} and {b.key} share no problems.")
-        binary = {*a.problems.values(), *b.problems.values()} <= {0.0, 1.0}
-        test = paired_test(a.problems, b.problems, method="mcnemar" if binary else "bootstrap")
-        return {**test, "a": a.key, "b": b.key, "same_scope": a.test_scope == b.test_scope}
+            raise StudyInputError(f"{a.key} and {b.key} share no problems.")
+        result = compare.paired_comparison(a.problems, b.problems, a.key, b.key)
+        return result | {"same_scope": a.test_scope == b.test_scope}
 
 
 def filter_rows(
-    rows: list[Row], arms: list[str] | None = None, scope: str | None = None, search: str = ""
-) -> list[Row]:
+    rows: list[Evaluation], arms: list[str] | None = None, scope: str | None = None, search: str = ""
+) -> list[Evaluation]:
     """Rows of the given arms and test scope whose model, run or source contains every search word."""
     words = search.lower().split()
     return [
@@ -225,27 +230,37 @@ def filter_rows(
     ]
 
 
-def table(rows: list[Row]):
+def record(row: Evaluation) -> list:
+    """A row's cells, in COLUMNS order."""
+    ci = f"{100 * row.ci95[0]:.1f}–{100 * row.ci95[1]:.1f}" if row.ci95 else "—"
+    pass_at_1 = round(100 * row.pass_at_1, 1)
+    return [
+        *(row.key, row.run, row.arm, row.step, pass_at_1, ci, row.n_problems, row.benchmark, row.test_scope),
+        *(row.prompt_style, row.sampling, row.date, row.source),
+    ]
+
+
+def table(rows: list[Evaluation]):
     """The leaderboard as a DataFrame, best Pass@1 first."""
     import pandas as pd
 
-    frame = pd.DataFrame([row.record() for row in rows], columns=COLUMNS)
+    frame = pd.DataFrame([record(row) for row in rows], columns=COLUMNS)
     frame["Step"] = frame["Step"].astype("Int64")
     return frame.sort_values("Pass@1 (%)", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def problem_matrix(rows: list[Row]):
-    """Problems x rows: each cell the row's Pass@1 on that problem (1/0 for greedy), NaN if not judged."""
-    import pandas as pd
-
-    from evaluation.metrics import problem_matrix as by_problem
-
-    keys = [row.key for row in rows if row.problems]
-    matrix = by_problem({row.key: row.problems for row in rows if row.problems})
-    return pd.DataFrame.from_dict(matrix, orient="index", columns=keys)
+def problem_matrix(rows: list[Evaluation]) -> dict:
+    """analysis.compare's problem matrix of the rows with per-problem results, one column per row key."""
+    return compare.problem_matrix({row.key: row.problems for row in rows if row.problems})
 
 
-def step_series(rows: list[Row]) -> dict[str, list[tuple[int, float]]]:
+def series_label(row: Evaluation) -> str:
+    """One Pass@1-vs-step line: a run on one test scope and benchmark."""
+    label = f"{row.run} ({row.test_scope})"
+    return label if row.benchmark == "study" else f"{label} [{row.benchmark}]"
+
+
+def step_series(rows: list[Evaluation]) -> dict[str, list[tuple[int, float]]]:
     """Pass@1 against training step, one series per run, test scope and benchmark (first row per step wins)."""
     series: dict[str, dict[int, float]] = {}
     for row in rows:

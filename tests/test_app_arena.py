@@ -12,10 +12,10 @@ import pytest
 from codegen_lab import BASE_ADAPTER
 from space import engine as engine_module
 from space.arena import Arena, last_answer
+from space.arena_problems import load_problems
 from space.catalog import model_choices, opening_pair
 from space.downloads import download_command, peft_snippet, zip_adapter
 from space.engine import Engine
-from space.problems import load_problems
 
 LEAP_YEAR_OK = (
     "```python\ny = int(input())\nprint(366 if y % 4 == 0 and (y % 100 != 0 or y % 400 == 0) else 365)\n```"

@@ -71,10 +71,12 @@ def test_comparison_in_words(study):
     deep, diverse = default_pair(study.rows())
     assert (deep, diverse) == ("deep-run@step-000200", "diverse-run@step-000300")
     text = comparison_markdown(study.compare(deep, diverse))
-    assert "Only A solves 0, only B solves 2" in text and "p = 0.5" in text
-    assert "no significant difference" in text and "⚠️" not in text
+    assert "**A** = `deep-run@step-000200` · **B** = `diverse-run@step-000300` · 10 shared problems" in text
+    assert "No significant difference at n=10: deep-run@step-000200 solves 4/10" in text
+    assert "0 problems only deep-run@step-000200 solves, 2 only diverse-run@step-000300" in text
+    assert "exact McNemar p = 0.500" in text and "⚠️" not in text
     mixed = comparison_markdown(study.compare("base-model", "Claude-3-Haiku"))
-    assert "Bootstrap" in mixed and "different test scopes" in mixed
+    assert "paired bootstrap p = " in mixed and "different test scopes" in mixed
 
 
 def test_status_names_unreadable_sources(tmp_path):

@@ -12,7 +12,6 @@ from evaluation.metrics import (
     paired_test,
     pass_at_k,
     pass_at_ks,
-    problem_matrix,
     wilson_interval,
 )
 
@@ -67,8 +66,3 @@ def test_paired_bootstrap_detects_a_clear_difference_and_not_a_null_one():
     assert same["p_value"] == 1.0
     fractions = paired_test({"x": 0.2, "y": 0.4}, {"x": 0.6, "y": 0.4}, method="bootstrap", n_resamples=500)
     assert fractions["difference"] == pytest.approx(0.2)
-
-
-def test_problem_matrix():
-    matrix = problem_matrix({"deep": {"b": 1.0, "a": 0.0}, "diverse": {"a": 1.0}})
-    assert matrix == {"a": {"deep": 0.0, "diverse": 1.0}, "b": {"deep": 1.0}}

@@ -9,9 +9,9 @@ import torch
 from codegen_lab import BASE_ADAPTER, EMBEDDED_QWEN
 from codegen_lab.embedded import is_installed
 from codegen_lab.prompts import SYSTEM_PROMPT
+from space.arena_problems import load_problems
 from space.catalog import DEMO_ADAPTERS_DIR, model_choices, opening_pair
 from space.engine import Engine, GenerationSettings
-from space.problems import load_problems
 
 pytestmark = pytest.mark.embedded
 DEEP = str(DEMO_ADAPTERS_DIR / "deep-qwen-demo")

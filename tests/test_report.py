@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from analysis.runs import StudyInputError
 from codegen_lab import naming
 from codegen_lab.hub import Hub
 from codegen_lab.paths import REPO_ROOT
 from evaluation.benchmark import STUDY_BENCHMARK
 from model_cards.report.build import ReportArguments, write_report
-from model_cards.report.data import ReportInputError
 from tests.helpers import COURSE_RESULTS, COURSE_VERDICTS, course_results, run_folder
 
 LINK = re.compile(r"\[([^\]]*)\]\(([^)]*)\)")
@@ -241,7 +241,7 @@ def test_report_from_hub_repos_matches_the_local_runs(tmp_path):
 def test_bad_inputs_fail_with_one_clear_message_and_leave_nothing(tmp_path):
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "notes.json").write_text('{"hello": 1}')
-    with pytest.raises(ReportInputError, match=r"junk holds no checkpoint folders and no results files"):
+    with pytest.raises(StudyInputError, match=r"junk holds no checkpoint folders and no results files"):
         write_report(ReportArguments(runs=[str(tmp_path / "junk")], output_dir=str(tmp_path / "out")))
     assert not (tmp_path / "out").exists()
     proc = subprocess.run(
@@ -267,7 +267,7 @@ def test_bad_inputs_fail_with_one_clear_message_and_leave_nothing(tmp_path):
     args = ReportArguments(
         runs=[str(run)], output_dir=str(tmp_path / "out3"), no_qualitative=True, reference="missing.jsonl"
     )
-    with pytest.raises(ReportInputError, match="--reference missing.jsonl does not exist"):
+    with pytest.raises(StudyInputError, match="--reference missing.jsonl does not exist"):
         write_report(args)
     assert (tmp_path / "out3" / "report.md").read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hub", "junk", "out3", "outputs"]

@@ -7,11 +7,11 @@ import math
 
 import pytest
 
+from analysis.runs import StudyInputError
 from codegen_lab.hub import Hub
 from space.results_store import (
     REFERENCE_SOURCE,
     ResultsStore,
-    ResultsStoreError,
     filter_rows,
     problem_matrix,
     step_series,
@@ -72,10 +72,17 @@ def test_table_filters_and_search(study):
 def test_problem_matrix_and_step_series(study):
     rows = filter_rows(study.rows(), ["deep", "base"])
     matrix = problem_matrix(rows)
-    assert matrix.shape == (10, 4)
-    assert matrix.index.tolist() == sorted(QIDS)
-    assert matrix["deep-run@step-000200"].sum() == 4 and matrix.loc["abc365_b", "deep-run@step-000100"] == 1.0
-    assert problem_matrix([]).empty
+    assert (len(matrix["problems"]), len(matrix["columns"])) == (10, 4)
+    assert matrix["problems"] == sorted(QIDS)
+    column = matrix["columns"].index("deep-run@step-000200")
+    assert sum(cells[column] for cells in matrix["solved"]) == 4
+    assert (
+        matrix["solved"][matrix["problems"].index("abc365_b")][
+            matrix["columns"].index("deep-run@step-000100")
+        ]
+        == 1.0
+    )
+    assert problem_matrix([]) == {"columns": [], "problems": [], "solved": []}
     series = step_series(study.rows())
     assert series == {
         "deep-run (full)": [(100, 0.2), (200, 0.4), (300, 0.3)],
@@ -86,11 +93,11 @@ def test_problem_matrix_and_step_series(study):
 def test_paired_comparison_of_two_rows(study):
     # deep@200 solves problems 0-3, diverse@300 solves 0-5: B-only = 2, A-only = 0.
     result = study.compare("deep-run@step-000200", "diverse-run@step-000300")
-    assert (result["method"], result["b10"], result["b01"], result["n_problems"]) == ("mcnemar", 0, 2, 10)
-    assert result["p_value"] == pytest.approx(0.5)  # 2 * (1/2)^2, the exact two-sided binomial tail
+    assert (len(result["only_a"]), len(result["only_b"]), result["n_problems"]) == (0, 2, 10)
+    assert result["mcnemar_p"] == pytest.approx(0.5)  # 2 * (1/2)^2, the exact two-sided binomial tail
     vs_reference = study.compare("diverse-run@step-000300", "Claude-3-Haiku")
-    assert vs_reference["method"] == "bootstrap" and vs_reference["n_problems"] == 10
-    with pytest.raises(ResultsStoreError, match="no-such-row"):
+    assert vs_reference["mcnemar_p"] is None and vs_reference["n_problems"] == 10  # fractions: bootstrap
+    with pytest.raises(StudyInputError, match="no-such-row"):
         study.compare("no-such-row", "base-model")
 
 
@@ -121,7 +128,7 @@ def test_loss_history_of_a_run(study):
         "validation": [(20, 1.1)],
         "test": [(20, 1.3)],
     }
-    with pytest.raises(ResultsStoreError, match="no-run"):
+    with pytest.raises(StudyInputError, match="no-run"):
         study.loss_history("no-run")
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
+from analysis.runs import load_hub_run, load_runs
 from codegen_lab import run_folder
 from codegen_lab.hub import Hub
 from codegen_lab.naming import checkpoint_dirname
 from codegen_lab.selection import Candidate
-from model_cards.report.data import load_hub_run, load_runs
 from space.catalog import branch_choices
 from space.hub_results import read_hub_repo
 from tests.helpers import solving, write_results
@@ -149,4 +149,4 @@ def test_hub_results_files_are_the_ones_under_results(tmp_path):
     (checkpoint,) = run_folder.hub_checkpoints(hub, "me/run")
     assert [path for _, path in checkpoint.results_candidates()] == ["results/other.json"]
     assert read_hub_repo(hub, "me/run") == []
-    assert [(c.step, c.results) for c in load_hub_run("me/run", hub).checkpoints] == [(5, None)]
+    assert [(c.step, c.test) for c in load_hub_run("me/run", hub).checkpoints] == [(5, None)]

@@ -19,7 +19,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from codegen_lab.atomic import write_json_atomic
-from codegen_lab.loss_history import VALIDATION_LOSS, loss_history
+from codegen_lab.loss_history import VALIDATION_LOSS, loss_curves, loss_history
 from codegen_lab.naming import checkpoint_dirname
 from codegen_lab.run_folder import LOSS_CURVES, LOSS_HISTORY, update_run_state
 
@@ -116,31 +116,13 @@ class LossHistory(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero:
             return
+        from analysis.figures import loss_figure, save_png
+
+        output_dir = Path(args.output_dir)
         history = loss_history(state.log_history)
-        write_json_atomic(Path(args.output_dir) / LOSS_HISTORY, history)
-        plot_loss_curves(history, Path(args.output_dir) / LOSS_CURVES)
-
-
-def plot_loss_curves(history: dict[str, list[dict]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name, style in (("train", "-"), ("validation", "o-"), ("test", "s--")):
-        points = history.get(name) or []
-        if points:
-            ax.plot([p["step"] for p in points], [p["loss"] for p in points], style, label=name)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("loss (assistant tokens)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+        write_json_atomic(output_dir / LOSS_HISTORY, history)
+        curves = {output_dir.name: loss_curves(history)}
+        save_png(loss_figure(curves, title=f"Loss: {output_dir.name}"), output_dir / LOSS_CURVES)
 
 
 class EvaluateOnSave(TrainerCallback):

@@ -19,9 +19,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analysis import compare
+from analysis.runs import Checkpoint, Run, StudyInputError, load_runs
 from codegen_lab.atomic import replace_dir
-from model_cards.report import analysis
-from model_cards.report.data import Checkpoint, ReportInputError, Run, load_runs
+from model_cards.report import numbers
 
 
 @dataclass
@@ -51,7 +52,7 @@ def reported_checkpoint(run: Run, best: dict) -> Checkpoint | None:
 
 def comparison_runs(runs: list[Run]) -> tuple[Run, Run] | None:
     """Deep against diverse when both arms are there, else the first two runs given."""
-    scored = [r for r in runs if any(c.results is not None for c in r.checkpoints)]
+    scored = [r for r in runs if r.judged()]
     deep = next((r for r in scored if r.arm == "deep"), None)
     diverse = next((r for r in scored if r.arm == "diverse"), None)
     if deep and diverse:
@@ -61,12 +62,11 @@ def comparison_runs(runs: list[Run]) -> tuple[Run, Run] | None:
 
 def build_report(runs: list[Run], args: ReportArguments, out_dir: Path) -> dict:
     """The report dict: every number of report.md, with the file each one comes from."""
-    rows = [analysis.checkpoint_row(c, str(out_dir)) for run in runs for c in run.checkpoints]
+    rows = [numbers.checkpoint_row(c, str(out_dir)) for run in runs for c in run.checkpoints]
     run_entries, reported = [], {}
     for run in runs:
-        best = analysis.select_best(run, [r for r in rows if r["run"] == run.name])
+        best = numbers.select_best(run, [r for r in rows if r["run"] == run.name])
         reported[run.name] = reported_checkpoint(run, best)
-        has_results = any(c.results is not None for c in run.checkpoints)
         run_entries.append(
             {
                 "name": run.name,
@@ -77,19 +77,19 @@ def build_report(runs: list[Run], args: ReportArguments, out_dir: Path) -> dict:
                 "loss_curves": {
                     split: [list(p) for p in points] for split, points in run.loss_history.items()
                 },
-                "loss": analysis.loss_summary(run),
+                "loss": numbers.loss_summary(run),
                 "best": best,
-                "regressions": analysis.regressions(run) if has_results else None,
+                "regressions": numbers.regressions(run) if run.judged() else None,
             }
         )
     report = {
-        "schema": analysis.REPORT_SCHEMA,
+        "schema": numbers.REPORT_SCHEMA,
         "title": args.title,
         "inputs": list(args.runs),
         "settings": {
-            "overfit_tolerance": analysis.OVERFIT_TOLERANCE,
-            "alpha": analysis.ALPHA,
-            "bootstrap_samples": analysis.BOOTSTRAP_SAMPLES,
+            "overfit_tolerance": numbers.OVERFIT_TOLERANCE,
+            "alpha": compare.ALPHA,
+            "bootstrap_samples": compare.BOOTSTRAP_SAMPLES,
             "bootstrap_seed": 0,
         },
         "runs": run_entries,
@@ -97,7 +97,7 @@ def build_report(runs: list[Run], args: ReportArguments, out_dir: Path) -> dict:
         "paired": None,
         "paired_note": "",
         "paired_per_step": [],
-        "matrix": analysis.problem_matrix(runs),
+        "matrix": numbers.problem_matrix(runs),
         "case_studies": [],
     }
     pair = comparison_runs(runs)
@@ -106,23 +106,23 @@ def build_report(runs: list[Run], args: ReportArguments, out_dir: Path) -> dict:
     else:
         a, b = pair
         best_a, best_b = reported[a.name], reported[b.name]
-        if best_a is None or best_b is None or best_a.results is None or best_b.results is None:
+        if best_a is None or best_b is None or best_a.test is None or best_b.test is None:
             report["paired_note"] = "No paired test: a reported checkpoint has no per-problem results file."
         else:
-            report["paired"] = analysis.paired_comparison(best_a, best_b)
-            report["case_studies"] = analysis.case_studies(
+            report["paired"] = numbers.paired_comparison(best_a, best_b)
+            report["case_studies"] = numbers.case_studies(
                 a, best_a, b, best_b, args.case_studies, list(args.case_problems)
             )
-            steps_b = {c.step: c for c in b.checkpoints if c.results is not None}
-            for ca in a.checkpoints:
-                if ca.results is not None and ca.step in steps_b:
-                    pair_test = analysis.paired_comparison(ca, steps_b[ca.step])
+            steps_b = {c.step: c for c in b.judged()}
+            for ca in a.judged():
+                if ca.step in steps_b:
+                    pair_test = numbers.paired_comparison(ca, steps_b[ca.step])
                     report["paired_per_step"].append({"step": ca.step} | pair_test)
     report["qualitative"] = qualitative(reported, args)
     if args.reference:
         if not Path(args.reference).is_file():
-            raise ReportInputError(f"--reference {args.reference} does not exist.")
-        report["harness"] = analysis.harness_comparison(runs, args.reference)
+            raise StudyInputError(f"--reference {args.reference} does not exist.")
+        report["harness"] = numbers.harness_comparison(runs, args.reference)
     return report
 
 
@@ -188,7 +188,7 @@ def cli() -> None:
     try:
         (report_args,) = make_parser().parse_args_and_config()
         if report_args.push_to_hub and not report_args.hub_repo:
-            raise ReportInputError("--push_to_hub needs --hub_repo <user/repo>.")
+            raise StudyInputError("--push_to_hub needs --hub_repo <user/repo>.")
         main(report_args)
-    except (ValueError, HubError) as err:  # ReportInputError, a results file that is not one
+    except (ValueError, HubError) as err:  # StudyInputError, a results file that is not one
         sys.exit(f"error: {err}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from model_cards.report.data import Checkpoint
+from analysis.runs import Checkpoint
 
 PROMPTS = [
     "Explain how binary search works, then implement it in Python.",

@@ -1,4 +1,4 @@
-"""space.background: reports in order, errors re-raised in the reader, early close halts and joins."""
+"""space.threaded_work: reports in order, errors re-raised in the reader, early close halts and joins."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from space.background import END, IDLE, stream_reports
+from space.threaded_work import END, IDLE, stream_reports
 
 
 def test_reports_then_the_return_value():

@@ -9,20 +9,15 @@ from __future__ import annotations
 import os
 from collections import Counter
 
+from analysis import compare
+from analysis.runs import Checkpoint, Run
 from codegen_lab import naming, run_folder
 from codegen_lab.selection import BY_LOSS, BY_PASS, Candidate, best_step
-from model_cards.report.data import Checkpoint, Run
 
 REPORT_SCHEMA = "codegen-lora-lab/report/v1"
-BOOTSTRAP_SAMPLES = 10_000
-ALPHA = 0.05
 # A validation loss this much above its minimum at the last evaluation counts as turning up.
 OVERFIT_TOLERANCE = 0.005
 SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
-
-
-def checkpoint_id(checkpoint: Checkpoint) -> str:
-    return f"{checkpoint.run}@{checkpoint.step}"
 
 
 def link(path: str | None, out_dir: str) -> str | None:
@@ -32,9 +27,11 @@ def link(path: str | None, out_dir: str) -> str | None:
     return os.path.relpath(path, out_dir)
 
 
-def solved_map(results: dict) -> dict[str, bool]:
+def solved_map(checkpoint: Checkpoint) -> dict[str, int]:
+    """{question id: 1 if the first sample passed else 0} of a checkpoint's test results."""
     return {
-        p["question_id"]: bool(p["samples"]) and bool(p["samples"][0]["passed"]) for p in results["problems"]
+        p["question_id"]: int(bool(p["samples"]) and bool(p["samples"][0]["passed"]))
+        for p in checkpoint.test.results["problems"]
     }
 
 
@@ -69,26 +66,26 @@ def checkpoint_row(checkpoint: Checkpoint, out_dir: str) -> dict:
     """Pass@1 with its Wilson interval, failure anatomy and provenance of one checkpoint."""
     from evaluation.metrics import wilson_interval
 
-    row = {"id": checkpoint_id(checkpoint), "run": checkpoint.run, "arm": checkpoint.arm}
+    row = {"id": checkpoint.id, "run": checkpoint.run, "arm": checkpoint.arm}
     row |= {"step": checkpoint.step, "epoch": checkpoint.epoch, "revision": checkpoint.revision}
-    results = checkpoint.results
-    if results is None:  # metrics.json only: a test number is reported, but cannot be recomputed
+    if checkpoint.test is None:  # metrics.json only: a test number is reported, but cannot be recomputed
         metrics = run_folder.reported_test_metrics(checkpoint.metrics)
         row |= {"n_problems": metrics.get("n_problems"), "n_solved": metrics.get("n_solved")}
         row |= {"pass@1": metrics.get("pass@1"), "ci95": metrics.get("pass@1_ci95"), "results_file": None}
         row["per_problem"] = False
         return row
+    results = checkpoint.test.results
     problems = results["problems"]
     samples = [s for p in problems for s in p["samples"]]
     n_passed = sum(bool(s["passed"]) for s in samples)
-    n_solved = sum(solved_map(results).values())
+    n_solved = sum(solved_map(checkpoint).values())
     low, high = wilson_interval(n_passed, len(samples))
     row |= {
         "n_problems": len(problems),
         "n_solved": n_solved,
         "pass@1": sum(p["n_passed"] / p["n"] for p in problems) / len(problems),
         "ci95": [low, high],
-        "results_file": link(checkpoint.results_path, out_dir),
+        "results_file": link(checkpoint.test.origin, out_dir),
         "per_problem": True,
         "outcomes": dict(sorted(Counter(sample_outcome(s) for s in samples).items())),
         "answer_styles": dict(sorted(Counter(answer_style(s) for s in samples).items())),
@@ -100,9 +97,9 @@ def checkpoint_row(checkpoint: Checkpoint, out_dir: str) -> dict:
         "model": {k: results["model"].get(k) for k in ("name", "base", "adapter", "source")},
     }
     if checkpoint.validation is not None:
-        validation = checkpoint.validation["problems"]
+        validation = checkpoint.validation.results["problems"]
         row["validation_pass@1"] = sum(p["n_passed"] / p["n"] for p in validation) / len(validation)
-        row["validation_file"] = link(checkpoint.validation_path, out_dir)
+        row["validation_file"] = link(checkpoint.validation.origin, out_dir)
     elif reported := run_folder.validation_evaluation(checkpoint.metrics):
         row["validation_pass@1"] = reported["metrics"]["pass@1"]
         row["validation_file"] = reported.get("results_file")
@@ -183,74 +180,20 @@ def select_best(run: Run, rows: list[dict]) -> dict:
 
 
 def paired_comparison(a: Checkpoint, b: Checkpoint) -> dict:
-    """Exact McNemar (evaluation.metrics) and a paired bootstrap of the Pass@1 difference, on shared problems."""
-    from evaluation.metrics import paired_test
-
-    solved_a, solved_b = solved_map(a.results), solved_map(b.results)
-    shared = sorted(set(solved_a) & set(solved_b))
-    pa = {q: solved_a[q] for q in shared}
-    pb = {q: solved_b[q] for q in shared}
-    test = paired_test(pa, pb)
-    # paired_test reports B - A; the bootstrap is run with the roles swapped to report A - B
-    bootstrap = paired_test(pb, pa, method="bootstrap", n_resamples=BOOTSTRAP_SAMPLES, seed=0)
-    only_a = [q for q in shared if pa[q] and not pb[q]]
-    only_b = [q for q in shared if pb[q] and not pa[q]]
-    ci = list(bootstrap["difference_ci95"])
-    result = {
-        "a": checkpoint_id(a),
-        "b": checkpoint_id(b),
-        "arm_a": a.arm,
-        "arm_b": b.arm,
-        "n_problems": len(shared),
-        "solved_a": sum(pa.values()),
-        "solved_b": sum(pb.values()),
-        "both": sum(pa[q] and pb[q] for q in shared),
-        "neither": sum(not pa[q] and not pb[q] for q in shared),
-        "only_a": only_a,
-        "only_b": only_b,
-        "mcnemar_p": float(test["p_value"]),
-        "difference": (sum(pa.values()) - sum(pb.values())) / len(shared),
-        "bootstrap_ci95": ci,
-        "bootstrap_p": float(bootstrap["p_value"]),
-        "bootstrap_samples": BOOTSTRAP_SAMPLES,
-    }
-    result["sentence"] = honest_sentence(result)
-    return result
-
-
-def honest_sentence(t: dict) -> str:
-    n, a, b = t["n_problems"], t["a"], t["b"]
-    counts = f"{a} solves {t['solved_a']}/{n}, {b} solves {t['solved_b']}/{n}"
-    discordant = f"{len(t['only_a'])} problems only {a} solves, {len(t['only_b'])} only {b}"
-    if t["mcnemar_p"] >= ALPHA:
-        return (
-            f"No significant difference at n={n}: {counts}; {discordant} (exact McNemar p = {t['mcnemar_p']:.3f}, "
-            f"95 % bootstrap interval of the Pass@1 difference {t['bootstrap_ci95'][0]:+.3f} to "
-            f"{t['bootstrap_ci95'][1]:+.3f}, which includes 0)."
-        )
-    better = a if t["solved_a"] > t["solved_b"] else b
-    return (
-        f"{better} is significantly better at n={n} (exact McNemar p = {t['mcnemar_p']:.3f}): {counts}; "
-        f"{discordant}."
-    )
+    """analysis.compare's paired comparison of two checkpoints' first samples, with their arms."""
+    result = compare.paired_comparison(solved_map(a), solved_map(b), a.id, b.id)
+    return {"a": a.id, "b": b.id, "arm_a": a.arm, "arm_b": b.arm} | result
 
 
 def problem_matrix(runs: list[Run]) -> dict:
     """Problems × checkpoints: 1 solved, 0 not, None where a checkpoint did not attempt the problem."""
-    columns = [c for run in runs for c in run.checkpoints if c.results is not None]
-    maps = [solved_map(c.results) for c in columns]
-    problems = sorted({q for m in maps for q in m})
-    return {
-        "columns": [checkpoint_id(c) for c in columns],
-        "problems": problems,
-        "solved": [[(int(m[q]) if q in m else None) for m in maps] for q in problems],
-    }
+    return compare.problem_matrix({c.id: solved_map(c) for run in runs for c in run.judged()})
 
 
 def regressions(run: Run) -> dict:
     """Forgetting: problems solved at one checkpoint and lost at the next one, and lost by the end."""
-    checkpoints = [c for c in run.checkpoints if c.results is not None]
-    maps = [solved_map(c.results) for c in checkpoints]
+    checkpoints = run.judged()
+    maps = [solved_map(c) for c in checkpoints]
     lost, gained = [], []
     for before, after, m0, m1 in zip(checkpoints, checkpoints[1:], maps, maps[1:], strict=False):
         for q in sorted(set(m0) & set(m1)):
@@ -276,13 +219,13 @@ def case_studies(
 
     def rate(run: Run) -> Counter:
         counts = Counter()
-        scored = [c for c in run.checkpoints if c.results is not None]
+        scored = run.judged()
         for c in scored:
-            counts.update({q: ok / len(scored) for q, ok in solved_map(c.results).items()})
+            counts.update({q: ok / len(scored) for q, ok in solved_map(c).items()})
         return counts
 
     rate_a, rate_b = rate(a), rate(b)
-    solved_a, solved_b = solved_map(best_a.results), solved_map(best_b.results)
+    solved_a, solved_b = solved_map(best_a), solved_map(best_b)
     shared = sorted(set(solved_a) & set(solved_b))
     if not chosen:
         ranked = sorted(
@@ -294,12 +237,12 @@ def case_studies(
     for q in chosen:
         sides = []
         for run, checkpoint, rates in ((a, best_a, rate_a), (b, best_b, rate_b)):
-            problem = next((p for p in checkpoint.results["problems"] if p["question_id"] == q), None)
+            problem = next((p for p in checkpoint.test.results["problems"] if p["question_id"] == q), None)
             sample = problem["samples"][0] if problem and problem["samples"] else None
             sides.append(
                 {
                     "run": run.name,
-                    "checkpoint": checkpoint_id(checkpoint),
+                    "checkpoint": checkpoint.id,
                     "solve_rate_over_checkpoints": rates[q],
                     "passed": bool(sample and sample["passed"]),
                     "outcome": sample_outcome(sample) if sample else "not attempted",
@@ -330,11 +273,9 @@ def harness_comparison(runs: list[Run], reference: str) -> dict:
         theirs[(run, parsed[0], row["question_id"])] = row
     counts, per_checkpoint, disagreements = Counter(), [], {}
     for run in runs:
-        for c in run.checkpoints:
-            if c.results is None:
-                continue
+        for c in run.judged():
             ours_passed = their_passed = 0
-            for problem in c.results["problems"]:
+            for problem in c.test.results["problems"]:
                 row = theirs.get((run.name, c.step, problem["question_id"]))
                 if row is None or not problem["samples"]:
                     continue
@@ -353,8 +294,8 @@ def harness_comparison(runs: list[Run], reference: str) -> dict:
                             "checkpoints": [],
                         },
                     )
-                    entry["checkpoints"].append(checkpoint_id(c))
-            per_checkpoint.append({"id": checkpoint_id(c), "ours": ours_passed, "theirs": their_passed})
+                    entry["checkpoints"].append(c.id)
+            per_checkpoint.append({"id": c.id, "ours": ours_passed, "theirs": their_passed})
     return {
         "reference": reference,
         "counts": dict(sorted(counts.items())),

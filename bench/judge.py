@@ -203,8 +203,8 @@ def whole_run(
 FILTER_PROBE = """
 import ctypes, os, sys, time
 sys.path.insert(0, sys.argv[1])
-from sandbox_filter import filter_program, install
-program, rounds, calls = filter_program(), 200, 20000
+from sandbox_filter import filter_program, install, prepared
+program, rounds, calls = prepared(filter_program()), 200, 20000
 getppid = ctypes.CDLL(None).getppid  # a real system call each time (no libc cache)
 def child(filtered):
     start = time.perf_counter_ns()

@@ -280,6 +280,10 @@ class Worker:
 # -- which mode can run here (a real worker is tried once) ----------------------------------------
 
 
+PROBED: list[Worker] = []  # the worker bwrap_problem started, kept for the first judge call to use
+os.register_at_fork(after_in_child=PROBED.clear)  # a forked child's are its parent's
+
+
 @functools.cache
 def bwrap_problem() -> str | None:
     """Why bubblewrap cannot run our workers here, or None when it can (tried once, for real)."""
@@ -289,9 +293,9 @@ def bwrap_problem() -> str | None:
     try:
         worker.start()
     except (WorkerLost, OSError) as err:
-        return f"bubblewrap cannot create its namespaces here ({err})"
-    finally:
         worker.close()
+        return f"bubblewrap cannot create its namespaces here ({err})"
+    PROBED.append(worker)
     return None
 
 

@@ -9,6 +9,7 @@ import contextlib
 import ctypes
 import json
 import os
+import random
 import resource
 import signal
 import stat
@@ -17,7 +18,7 @@ import threading
 import traceback
 import types
 
-from sandbox_filter import filter_program, install
+from sandbox_filter import filter_program, install, prepared
 
 # LiveCodeBench's grader runs every program after star-imports of these modules (in this order) and a
 # recursion limit of 50000; "lcb" semantics reproduce that, "plain" runs the program as an online judge does.
@@ -35,7 +36,7 @@ LCB_STAR_IMPORTS += (
 )
 LCB_RECURSION_LIMIT = 50000
 
-SYSCALL_FILTER = b""  # built once in the zygote (sandbox_filter.py), installed in every program
+SYSCALL_FILTER = None  # prepared once in the zygote (sandbox_filter.py), installed in every program
 PROGRAM_STDIO = ()  # sys.stdin/stdout/stderr on fds 0/1/2, made once: each program's fds are dup2'ed there
 LCB_BUILTINS = {}  # the builtins plus every name LCB's import block binds, made once in the zygote
 
@@ -74,7 +75,7 @@ def prepare() -> None:
     """Once, in the zygote: LCB's names, and the standard streams on fds 0/1/2 every program reuses."""
     global PROGRAM_STDIO, SYSCALL_FILTER
     LCB_BUILTINS.update(lcb_builtins())
-    SYSCALL_FILTER = filter_program()
+    SYSCALL_FILTER = prepared(filter_program())
     PROGRAM_STDIO = (  # as `python main.py` makes them on POSIX: lines split at "\n" only, "\r" kept
         open(0, encoding="utf-8", errors="surrogateescape", newline="\n", closefd=False),  # noqa: SIM115
         open(1, "w", encoding="utf-8", errors="surrogateescape", newline="\n", closefd=False),  # noqa: SIM115
@@ -86,6 +87,8 @@ def become_program(config, program, message, fds):
     """In the program's process: wire the fds, give up every privilege, take the limits, run. Never returns."""
     status = 1
     try:
+        random.seed()  # what os.fork's hook would do: a program's randomness is its own, as in a fresh python
+        threading.main_thread()._set_native_id()
         code_fd, stdin_fd, out_fd, err_fd, result_fd = fds
         with os.fdopen(code_fd, "rb", closefd=True) as handle:
             code = handle.read()  # bytes: compiled as `python main.py` reads its file (PEP 263)
@@ -124,7 +127,7 @@ def drop_privileges(config, program) -> None:
         os.setgid(program["uid"])
         os.setuid(program["uid"])
     elif config["isolation"] != "none":  # in a user namespace: same uid, capabilities cleared
-        for cap in range(config["last_cap"] + 1):  # the bounding set first: it needs CAP_SETPCAP
+        for cap in config["bounding_caps"]:  # the bounding set first: it needs CAP_SETPCAP
             _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
         header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
         data = (ctypes.c_uint32 * 6)()

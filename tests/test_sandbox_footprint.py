@@ -17,6 +17,7 @@ import pytest
 
 from evaluation.judge import POOL, JudgeJob, TestCase, bwrap_usable, judge
 from evaluation.judge.isolation import sandbox_python
+from evaluation.judge.sandbox import Worker
 from tests.test_sandbox import CORRECT, SUM, descendants, verdicts
 
 pytestmark = pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap cannot run here")
@@ -276,3 +277,23 @@ def test_a_failure_inside_the_judge_is_that_programs_re(monkeypatch):
         [("RE", "judge error: MemoryError")],
         [("AC", ""), ("AC", "")],
     ]
+
+
+RANDOMNESS = """
+import random, threading
+print(random.getrandbits(64), threading.main_thread().native_id == threading.get_native_id())
+"""
+
+
+def test_each_run_draws_its_own_randomness_as_a_fresh_python_does():
+    """Programs are forked from one zygote without CPython's after-fork hooks: the seed is still fresh."""
+    worker = Worker("bwrap")
+    try:
+        outputs = []
+        for _ in range(2):
+            with worker.program(RANDOMNESS, None, 6.0, 1024, "plain") as program:
+                outputs += [program.run("").stdout for _ in range(2)]
+    finally:
+        worker.close()
+    assert all(out.endswith(b" True\n") for out in outputs), outputs
+    assert len(set(outputs)) == 4, outputs

@@ -233,6 +233,7 @@ t = threading.Thread(target=lambda: result.append(deep(100000)))
 t.start(); t.join()
 array = bytearray(300 << 20)
 print(result, len(array))
+print(callable(exit), callable(quit), any(path.endswith('site-packages') for path in sys.path))  # site's
 exit()
 """
 

@@ -60,6 +60,7 @@ FILE_LIMIT = 64 * 1024 * 1024  # bytes per file the program writes
 STACK_LIMIT = 256 * 1024 * 1024  # main-thread stack (grows on demand up to this; within the address space)
 MAX_FILES = 256
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+CLONE_NEWIPC = 0x08000000
 SYS_CAPSET = 126  # x86-64
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -83,12 +84,16 @@ def prepare() -> None:
     )
 
 
+def after_fork() -> None:
+    """What CPython's after-fork hooks would do that a program can tell (the zygote forks without them)."""
+    random.seed()  # its randomness is its own, as in a fresh python
+    threading.main_thread()._set_native_id()
+
+
 def become_program(config, program, message, fds):
     """In the program's process: wire the fds, give up every privilege, take the limits, run. Never returns."""
     status = 1
     try:
-        random.seed()  # what os.fork's hook would do: a program's randomness is its own, as in a fresh python
-        threading.main_thread()._set_native_id()
         code_fd, stdin_fd, out_fd, err_fd, result_fd = fds
         with os.fdopen(code_fd, "rb", closefd=True) as handle:
             code = handle.read()  # bytes: compiled as `python main.py` reads its file (PEP 263)
@@ -97,6 +102,8 @@ def become_program(config, program, message, fds):
         os.closerange(4, 1 << 16)
         if config["isolation"] == "none":
             os.setsid()  # its own group, which the sweep kills (in a namespace, init kills everything)
+        else:  # no IPC object of an earlier test or program is in sight (and the filter refuses IPC)
+            check(_libc.unshare(CLONE_NEWIPC), "unshare")
         enter_workdir(program)
         drop_privileges(config, program)
         apply_limits(message, config)

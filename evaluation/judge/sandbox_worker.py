@@ -9,11 +9,12 @@ At start the zygote enters a mount namespace of its own and starts an init proce
 fresh PID namespace, with /proc mounted for it; the zygote itself stays outside, where no program can
 see or signal it, and it is non-dumpable, so no process of its uid can read its memory or fds either.
 Per program (``begin``): a fresh size-capped tmpfs becomes the working dir, ``/tmp`` and ``/dev/shm``
-(one quota for all three), owned by the program's uid. Per test: the zygote forks the program into the
-init's namespace; it drops every capability (and, as root, switches to the program's private uid),
-takes its rlimits and runs as ``__main__``. The zygote enforces the wall clock, then init kills every
-process left in the namespace (``setsid`` grandchildren included) before the zygote sends the judge one
-report: exit status, seconds, peak memory.
+(one quota for all three), owned by the program's uid. Per test: the test's process, forked into the
+init's namespace ahead of time (the spare, forked while the judge reads the last report), takes the
+test, enters a fresh IPC namespace, drops every capability (and, as root, switches to the program's
+private uid), takes its rlimits and runs as ``__main__``. The zygote enforces the wall clock, then init
+kills every process left in the namespace (``setsid`` grandchildren included) before the zygote sends
+the judge one report: exit status, seconds, peak memory.
 
 Runs as a plain script (``python -I -S sandbox_worker.py FD``), never imported by the evaluator.
 """
@@ -48,7 +49,7 @@ sys.path.pop(0)
 PRELOADED = "array bisect collections copy datetime decimal fractions functools heapq io itertools json math"
 PRELOADED += " operator random re statistics string typing"
 SANDBOX_ROOT = "/sandbox"  # the per-program tmpfs (bwrap modes); work/, tmp/, shm/ inside
-CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
+CLONE_NEWNS, CLONE_NEWPID = 0x00020000, 0x20000000
 MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_READ, PR_SET_CHILD_SUBREAPER = 1, 4, 23, 36
@@ -81,12 +82,10 @@ def send(sock, message) -> None:
 
 # -- per program ----------------------------------------------------------------------------------
 def begin_program(config, message):
-    """A fresh, empty tmpfs for the program (its working dir, /tmp and /dev/shm share one quota) and,
-    in the bwrap modes, a fresh IPC namespace. The zygote itself never enters the program's folder nor
-    puts it on its own sys.path: each forked program does that for itself (sandbox_program.py).
+    """A fresh, empty tmpfs for the program (its working dir, /tmp and /dev/shm share one quota). The
+    zygote itself never enters the program's folder nor puts it on its own sys.path: each forked
+    program does that for itself, and enters a fresh IPC namespace (sandbox_program.py).
     """
-    if config["isolation"] != "none":
-        check(_libc.unshare(CLONE_NEWIPC), "unshare")
     return make_workdir(config, message) | {"stdlib_path": STDLIB_PATH}
 
 
@@ -181,13 +180,14 @@ def run_init(requests, replies):
 
 
 # -- per test -------------------------------------------------------------------------------------
-def run_test(sock, config, program, message, fds, init):
-    """Fork the program, enforce its wall clock, sweep what it left, report to the judge."""
+def run_test(sock, config, program, message, fds, init, spare):
+    """Hand the test to the spare process, enforce its wall clock, sweep what it left, report to the
+    judge; returns the next test's spare, forked while the judge reads the report."""
+    pid, channel = spare or fork_spare(sock, config)
     start = time.monotonic()
-    pid = fork_program()
-    if pid == 0:
-        sock.close()
-        sandbox_program.become_program(config, program, message, fds)  # never returns
+    rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))]
+    channel.sendmsg([json.dumps(message | {"program": program}).encode()], rights)
+    channel.close()
     for fd in fds:
         os.close(fd)
     pidfd = os.pidfd_open(pid)
@@ -203,6 +203,27 @@ def run_test(sock, config, program, message, fds, init):
     reap(init)
     report = {"status": wait_status, "seconds": round(seconds, 4), "timed_out": timed_out}
     send(sock, report | {"maxrss_kb": usage.ru_maxrss})
+    return fork_spare(sock, config)  # after the sweep, which would kill it
+
+
+def fork_spare(sock, config):
+    """The next test's process, forked ahead: it waits on a socket of its own for the test (limits,
+    program, fds), so no test waits for a fork. Until then it is the zygote's code, holding nothing of
+    the judge's (its socket closed) and no program data; the zygote gone, it exits.
+    """
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = fork_program()
+    if pid == 0:
+        sock.close()
+        ours.close()
+        sandbox_program.after_fork()
+        message, fds = receive(theirs)
+        if message is None:
+            os._exit(0)
+        theirs.close()
+        sandbox_program.become_program(config, message.pop("program"), message, fds)  # never returns
+    theirs.close()
+    return pid, ours
 
 
 def fork_program():
@@ -210,7 +231,7 @@ def fork_program():
 
     That work resets interpreter and threading state a fork may have left inconsistent in a process
     with threads; the zygote has none (it never starts one), so the child is consistent as forked, and
-    the one thing a program can tell, its random seed, is drawn afresh in become_program.
+    the one thing a program can tell, its random seed, is drawn afresh (sandbox_program.after_fork).
     """
     pid = _libc.fork()
     if pid < 0:
@@ -301,7 +322,7 @@ def main():
     gc.freeze()  # children share the pre-imported heap instead of copying it on first GC
     problem = filter_problem()
     send(sock, {"ready": True} if problem is None else {"ready": False, "error": problem})
-    program = None
+    program = spare = None
     while True:
         message, fds = receive(sock)
         if message is None:
@@ -309,7 +330,7 @@ def main():
         if message["op"] == "begin":
             program = begin_program(config, message)
         elif message["op"] == "test":
-            run_test(sock, config, program, message, fds, init)
+            spare = run_test(sock, config, program, message, fds, init, spare)
         elif message["op"] == "end":
             end_program(config, program)
             program = None

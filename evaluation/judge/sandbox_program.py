@@ -84,10 +84,13 @@ def prepare() -> None:
     )
 
 
-def after_fork() -> None:
-    """What CPython's after-fork hooks would do that a program can tell (the zygote forks without them)."""
+def ready_spare(config) -> None:
+    """In the spare, before its test arrives: what does not depend on the test. First what CPython's
+    after-fork hooks would do that a program can tell (the zygote forks without them)."""
     random.seed()  # its randomness is its own, as in a fresh python
     threading.main_thread()._set_native_id()
+    if config["isolation"] != "none":  # no IPC object of an earlier test or program in sight
+        check(_libc.unshare(CLONE_NEWIPC), "unshare")  # (and the filter refuses IPC anyway)
 
 
 def become_program(config, program, message, fds):
@@ -102,8 +105,6 @@ def become_program(config, program, message, fds):
         os.closerange(4, 1 << 16)
         if config["isolation"] == "none":
             os.setsid()  # its own group, which the sweep kills (in a namespace, init kills everything)
-        else:  # no IPC object of an earlier test or program is in sight (and the filter refuses IPC)
-            check(_libc.unshare(CLONE_NEWIPC), "unshare")
         enter_workdir(program)
         drop_privileges(config, program)
         apply_limits(message, config)

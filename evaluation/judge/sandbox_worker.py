@@ -216,7 +216,7 @@ def fork_spare(sock, config):
     if pid == 0:
         sock.close()
         ours.close()
-        sandbox_program.after_fork()
+        sandbox_program.ready_spare(config)
         message, fds = receive(theirs)
         if message is None:
             os._exit(0)
@@ -231,7 +231,7 @@ def fork_program():
 
     That work resets interpreter and threading state a fork may have left inconsistent in a process
     with threads; the zygote has none (it never starts one), so the child is consistent as forked, and
-    the one thing a program can tell, its random seed, is drawn afresh (sandbox_program.after_fork).
+    the one thing a program can tell, its random seed, is drawn afresh (sandbox_program.ready_spare).
     """
     pid = _libc.fork()
     if pid < 0:

@@ -10,6 +10,7 @@ import json
 import os
 import textwrap
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -277,6 +278,22 @@ def descendants(pid: int) -> list[int]:
         found += below
         todo += below
     return found
+
+
+def programs_left(worker, timeout: float = 5.0) -> int:
+    """Processes in a worker's programs' PID namespace beyond its init and the spare the zygote forks
+    for the next test just after each report (waited for, so it is never mistaken for a leftover)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        nspids = {}
+        for pid in descendants(worker.process.pid):
+            with contextlib.suppress(OSError):
+                status = Path(f"/proc/{pid}/status").read_text()
+                nspids[pid] = [int(n) for n in status.split("NSpid:", 1)[1].splitlines()[0].split()]
+        depth = max(len(ids) for ids in nspids.values())
+        held = [pid for pid, ids in nspids.items() if len(ids) == depth and ids[-1] != 1]
+        if held or time.monotonic() > deadline:
+            return len(held) - 1
 
 
 # -- the Hub on loopback --------------------------------------------------------------------------

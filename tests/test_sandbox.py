@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ import pytest
 from codegen_lab.paths import REPO_ROOT
 from evaluation.judge import POOL, SandboxUnavailable, TestCase, bwrap_usable, judge, sandbox_record
 from evaluation.judge.sandbox import MAX_TASKS, Worker
-from tests.helpers import CORRECT, SUM, descendants, job, verdicts
+from tests.helpers import CORRECT, SUM, job, programs_left, verdicts
 
 ROOT = os.geteuid() == 0
 AS_NOBODY = "CODEGEN_LAB_TEST_UNPRIVILEGED"
@@ -152,7 +151,7 @@ def test_nothing_it_starts_survives_it():
     POOL.close()
     judge([CORRECT], workers=1)
     (worker,) = POOL.idle["bwrap"]
-    baseline = len(descendants(worker.process.pid))
+    assert programs_left(worker) == 0
     lingering = """
     import os, time
     if os.fork() == 0:
@@ -165,10 +164,7 @@ def test_nothing_it_starts_survives_it():
     """
     assert verdicts(lingering, SUM[:1]) == ["RE"]  # a new process is refused (sandbox_filter.py)
     (worker,) = POOL.idle["bwrap"]
-    deadline = time.monotonic() + 5
-    while len(descendants(worker.process.pid)) > baseline and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(descendants(worker.process.pid)) == baseline
+    assert programs_left(worker) == 0
 
 
 def test_nothing_carries_over_to_the_next_program():

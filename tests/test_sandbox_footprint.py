@@ -18,7 +18,8 @@ import pytest
 from codegen_lab.paths import REPO_ROOT
 from evaluation.judge import POOL, JudgeJob, TestCase, bwrap_usable, judge
 from evaluation.judge.isolation import sandbox_python
-from tests.helpers import CORRECT, SUM, descendants, verdicts
+from evaluation.judge.sandbox import Worker
+from tests.helpers import CORRECT, SUM, programs_left, verdicts
 
 pytestmark = pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap cannot run here")
 FILTER = REPO_ROOT / "evaluation" / "judge" / "sandbox_filter.py"
@@ -79,10 +80,9 @@ def test_every_way_out_of_one_process_is_refused():
     POOL.close()
     judge([CORRECT], workers=1)
     (worker,) = POOL.idle["bwrap"]
-    before = len(descendants(worker.process.pid))
     (result,) = judge([JudgeJob(battery(), [TestCase("", "[('clone3', 'Function not implemented')]\n")])])
     assert [v.verdict for v in result] == ["AC"]
-    assert len(descendants(worker.process.pid)) == before  # no zombie of the zygote
+    assert programs_left(worker) == 0  # no zombie of the zygote
 
 
 def test_the_filter_numbers_are_the_kernel_headers():
@@ -233,6 +233,7 @@ t = threading.Thread(target=lambda: result.append(deep(100000)))
 t.start(); t.join()
 array = bytearray(300 << 20)
 print(result, len(array))
+print(callable(exit), callable(quit), any(path.endswith('site-packages') for path in sys.path))  # site's
 exit()
 """
 
@@ -277,3 +278,26 @@ def test_a_failure_inside_the_judge_is_that_programs_re(monkeypatch):
         [("RE", "judge error: MemoryError")],
         [("AC", ""), ("AC", "")],
     ]
+
+
+RANDOMNESS = """
+import os, random, threading
+print(os.readlink('/proc/self/ns/ipc'), random.getrandbits(64))
+print(threading.main_thread().native_id == threading.get_native_id())
+"""
+
+
+def test_each_run_draws_its_own_randomness_as_a_fresh_python_does():
+    """Programs are forked from one zygote without CPython's after-fork hooks: the seed is still fresh,
+    and each run is in an IPC namespace of its own."""
+    worker = Worker("bwrap")
+    try:
+        outputs = []
+        for _ in range(2):
+            with worker.program(RANDOMNESS, None, 6.0, 1024, "plain") as program:
+                outputs += [program.run("").stdout for _ in range(2)]
+    finally:
+        worker.close()
+    assert all(out.endswith(b"\nTrue\n") for out in outputs), outputs
+    namespaces, seeds = zip(*(out.split(b"\n")[0].split() for out in outputs), strict=True)
+    assert len(set(namespaces)) == len(set(seeds)) == 4, outputs

@@ -126,4 +126,4 @@ def bwrap_command(python: str, fd: int) -> list[str]:
     command += ["--cap-drop", "ALL"]
     for cap in ROOT_CAPS if root else USERNS_CAPS:
         command += ["--cap-add", cap]
-    return command + [python, "-I", "/judge/sandbox_worker.py", str(fd)]
+    return command + [python, "-I", "-S", "/judge/sandbox_worker.py", str(fd)]

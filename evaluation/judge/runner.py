@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from evaluation.benchmark import TestCase
 from evaluation.judge import checker
 from evaluation.judge.isolation import GUARANTEES, SandboxUnavailable, isolation
-from evaluation.judge.sandbox import Program, RawRun, Worker, WorkerLost, resolve_mode
+from evaluation.judge.sandbox import PROBED, Program, RawRun, Worker, WorkerLost, resolve_mode
 
 JUDGE_VERSION = "zygote-2/lcb-compare"
 VERDICTS = ("AC", "WA", "TLE", "RE", "MLE", "OLE")
@@ -58,6 +58,8 @@ class WorkerPool:
         with self.lock:
             if self.idle.get(mode):
                 return self.idle[mode].pop()
+            if mode == "bwrap" and PROBED:
+                return PROBED.pop()  # started to see whether bubblewrap works here
         return Worker(mode)
 
     def give_back(self, worker: Worker) -> None:
@@ -74,8 +76,9 @@ class WorkerPool:
 
     def close(self) -> None:
         with self.lock:
-            workers = [w for idle in self.idle.values() for w in idle]
+            workers = [w for idle in self.idle.values() for w in idle] + PROBED
             self.idle.clear()
+            PROBED.clear()
         for worker in workers:
             worker.close()
 

@@ -1,6 +1,6 @@
 """Sandboxed judge workers ("zygotes"), seen from the judge: start them, hand them one program at a time.
 
-Each worker is ``python -I evaluation/judge/sandbox_worker.py FD`` (inside: sandbox_worker.py and
+Each worker is ``python -I -S evaluation/judge/sandbox_worker.py FD`` (inside: sandbox_worker.py and
 sandbox_program.py), started once in the isolation isolation.py picks, and reused. The judge
 talks to it over a SOCK_SEQPACKET socket: control messages only, plus file descriptors. A test's input
 goes in as a sealed, read-only memfd; stdout, stderr and a functional result come back through pipes
@@ -147,7 +147,7 @@ class Worker:
             self.scratch = tempfile.mkdtemp(prefix="codegen-judge-")
             os.chmod(self.scratch, 0o711)  # a private uid may enter its own working dir, not list others
             command, cwd, isolation_kind = (
-                [python, "-I", str(WORKER), str(child.fileno())],
+                [python, "-I", "-S", str(WORKER), str(child.fileno())],
                 self.scratch,
                 "none",
             )
@@ -280,6 +280,10 @@ class Worker:
 # -- which mode can run here (a real worker is tried once) ----------------------------------------
 
 
+PROBED: list[Worker] = []  # the worker bwrap_problem started, kept for the first judge call to use
+os.register_at_fork(after_in_child=PROBED.clear)  # a forked child's are its parent's
+
+
 @functools.cache
 def bwrap_problem() -> str | None:
     """Why bubblewrap cannot run our workers here, or None when it can (tried once, for real)."""
@@ -289,9 +293,9 @@ def bwrap_problem() -> str | None:
     try:
         worker.start()
     except (WorkerLost, OSError) as err:
-        return f"bubblewrap cannot create its namespaces here ({err})"
-    finally:
         worker.close()
+        return f"bubblewrap cannot create its namespaces here ({err})"
+    PROBED.append(worker)
     return None
 
 

@@ -9,6 +9,7 @@ import contextlib
 import ctypes
 import json
 import os
+import random
 import resource
 import signal
 import stat
@@ -17,7 +18,7 @@ import threading
 import traceback
 import types
 
-from sandbox_filter import filter_program, install
+from sandbox_filter import filter_program, install, prepared
 
 # LiveCodeBench's grader runs every program after star-imports of these modules (in this order) and a
 # recursion limit of 50000; "lcb" semantics reproduce that, "plain" runs the program as an online judge does.
@@ -35,7 +36,7 @@ LCB_STAR_IMPORTS += (
 )
 LCB_RECURSION_LIMIT = 50000
 
-SYSCALL_FILTER = b""  # built once in the zygote (sandbox_filter.py), installed in every program
+SYSCALL_FILTER = None  # prepared once in the zygote (sandbox_filter.py), installed in every program
 PROGRAM_STDIO = ()  # sys.stdin/stdout/stderr on fds 0/1/2, made once: each program's fds are dup2'ed there
 LCB_BUILTINS = {}  # the builtins plus every name LCB's import block binds, made once in the zygote
 
@@ -59,6 +60,7 @@ FILE_LIMIT = 64 * 1024 * 1024  # bytes per file the program writes
 STACK_LIMIT = 256 * 1024 * 1024  # main-thread stack (grows on demand up to this; within the address space)
 MAX_FILES = 256
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+CLONE_NEWIPC = 0x08000000
 SYS_CAPSET = 126  # x86-64
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -74,12 +76,21 @@ def prepare() -> None:
     """Once, in the zygote: LCB's names, and the standard streams on fds 0/1/2 every program reuses."""
     global PROGRAM_STDIO, SYSCALL_FILTER
     LCB_BUILTINS.update(lcb_builtins())
-    SYSCALL_FILTER = filter_program()
+    SYSCALL_FILTER = prepared(filter_program())
     PROGRAM_STDIO = (  # as `python main.py` makes them on POSIX: lines split at "\n" only, "\r" kept
         open(0, encoding="utf-8", errors="surrogateescape", newline="\n", closefd=False),  # noqa: SIM115
         open(1, "w", encoding="utf-8", errors="surrogateescape", newline="\n", closefd=False),  # noqa: SIM115
         open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False),  # noqa: SIM115
     )
+
+
+def ready_spare(config) -> None:
+    """In the spare, before its test arrives: what does not depend on the test. First what CPython's
+    after-fork hooks would do that a program can tell (the zygote forks without them)."""
+    random.seed()  # its randomness is its own, as in a fresh python
+    threading.main_thread()._set_native_id()
+    if config["isolation"] != "none":  # no IPC object of an earlier test or program in sight
+        check(_libc.unshare(CLONE_NEWIPC), "unshare")  # (and the filter refuses IPC anyway)
 
 
 def become_program(config, program, message, fds):
@@ -124,7 +135,7 @@ def drop_privileges(config, program) -> None:
         os.setgid(program["uid"])
         os.setuid(program["uid"])
     elif config["isolation"] != "none":  # in a user namespace: same uid, capabilities cleared
-        for cap in range(config["last_cap"] + 1):  # the bounding set first: it needs CAP_SETPCAP
+        for cap in config["bounding_caps"]:  # the bounding set first: it needs CAP_SETPCAP
             _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
         header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
         data = (ctypes.c_uint32 * 6)()

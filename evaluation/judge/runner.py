@@ -129,6 +129,7 @@ def judge(
 
     def serve() -> None:
         worker = POOL.take(mode)
+        os.sched_setaffinity(0, {worker.cpu})  # this thread only: beside its worker (sandbox.next_cpu)
         try:
             while not errors and (index := next_job()) is not None:
                 verdicts = judge_job(worker, jobs[index], time_limit, memory_mb, semantics)

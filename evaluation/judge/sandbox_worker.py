@@ -214,14 +214,16 @@ def fork_spare(sock, config):
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     pid = fork_program()
     if pid == 0:
-        sock.close()
-        ours.close()
-        sandbox_program.ready_spare(config)
-        message, fds = receive(theirs)
-        if message is None:
-            os._exit(0)
-        theirs.close()
-        sandbox_program.become_program(config, message.pop("program"), message, fds)  # never returns
+        try:  # whatever happens here, this process never returns into the zygote's loop
+            sock.close()
+            ours.close()
+            sandbox_program.ready_spare(config)
+            message, fds = receive(theirs)
+            if message is not None:
+                theirs.close()
+                sandbox_program.become_program(config, message.pop("program"), message, fds)
+        finally:
+            os._exit(1)  # the zygote gone (no test came), or the spare could not get ready
     theirs.close()
     return pid, ours
 

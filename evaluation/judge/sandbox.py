@@ -195,6 +195,7 @@ class Worker:
             "scratch": self.scratch,
             "address_headroom_mb": ADDRESS_HEADROOM_MB,
             "max_tasks": MAX_TASKS,
+            "disk_bytes": DISK_BYTES,
         }
         self.send(config)
         reply = self.receive(60.0)
@@ -213,7 +214,7 @@ class Worker:
             self.close()
             self.start()
         uid = random.randrange(200_000, 2_000_000_000) if os.geteuid() == 0 else None
-        self.send({"op": "begin", "uid": uid, "disk_bytes": DISK_BYTES})  # no reply: the socket keeps order
+        self.send({"op": "begin", "uid": uid})  # no reply: the socket keeps order
         code_memfd = sealed_memfd(
             code.encode("utf-8", "surrogatepass"), "main.py"
         )  # a lone surrogate: its SyntaxError

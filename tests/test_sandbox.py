@@ -167,23 +167,72 @@ def test_nothing_it_starts_survives_it():
     assert programs_left(worker) == 0
 
 
+LEAVER = """
+import os
+for folder in ('.', '/tmp', '/dev/shm'):
+    open(os.path.join(folder, 'left-behind'), 'w').write('x')
+    os.symlink('/judge', os.path.join(folder, 'link'))  # removed, never followed
+    os.makedirs(os.path.join(folder, 'shut', 'inner'))
+    open(os.path.join(folder, 'shut', 'inner', 'f'), 'w').write('x')
+    os.chmod(os.path.join(folder, 'shut', 'inner'), 0)
+    os.chmod(os.path.join(folder, 'shut'), 0)
+    try:
+        os.setxattr(folder, 'user.note', b'for the next one')
+    except OSError:  # a kernel whose tmpfs has no user xattrs
+        pass
+    os.utime(folder, (12345, 12345))
+    os.chmod(folder, 0o777)
+print(3)
+"""
+FINDER = """
+import os
+folders = ('.', '/tmp', '/dev/shm')
+print([os.listdir(f) for f in folders], [os.listxattr(f) for f in folders],
+      [oct(os.stat(f).st_mode & 0o7777) for f in folders], [os.stat(f).st_mtime == 12345 for f in folders])
+"""
+TOUCHER = """
+import os
+for folder in ('.', '/tmp', '/dev/shm'):
+    try:
+        os.setxattr(folder, 'user.note', b'for the next one')
+    except OSError:
+        pass
+    os.utime(folder, (12345, 12345))
+    os.chmod(folder, 0o777)
+print(3)
+"""
+FOUND_NOTHING = TestCase("", "[[], [], []] [[], [], []] ['0o711', '0o711', '0o711'] [False, False, False]\n")
+
+
 def test_nothing_carries_over_to_the_next_program():
-    writer = """
+    """Its files, links, shut folders, attributes, modes and times: the next program on the worker sees
+    none, and the worker was emptied, not replaced."""
+    POOL.close()
+    judge([CORRECT], workers=1)
+    (worker,) = POOL.idle["bwrap"]
+    started = worker.process.pid
+    finder = job(FINDER, [FOUND_NOTHING])
+    results = judge([job(LEAVER, SUM[:1]), finder, job(TOUCHER, SUM[:1]), finder], workers=1)
+    assert [[v.verdict for v in r] for r in results] == [["AC"], ["AC"]] * 2
+    assert worker.process.pid == started
+
+
+def test_what_cannot_be_emptied_costs_its_worker_not_the_next_program():
+    """Folders nested past PATH_MAX defeat the emptying: the worker retires, the next one starts clean."""
+    nester = """
     import os
-    for folder in ('.', '/tmp', '/dev/shm'):
-        open(os.path.join(folder, 'left-behind'), 'w').write('x')
+    for _ in range(40):
+        os.mkdir('d' * 200)
+        os.chdir('d' * 200)
+    open('deep', 'w').write('x')
     print(3)
     """
-    reader = """
-    import os
-    left = [f for f in ('left-behind', '/tmp/left-behind', '/dev/shm/left-behind') if os.path.exists(f)]
-    print(os.listdir('.'), left)
-    """
-    results = judge([job(writer, SUM[:1]), job(reader, [TestCase("", "[] []\n")])], workers=1)
-    assert [[v.verdict for v in r] for r in results] == [["AC"], ["AC"]]
+    results = judge([job(nester, SUM[:1]), job(FINDER, [FOUND_NOTHING]), CORRECT], workers=1)
+    assert [[v.verdict for v in r] for r in results] == [["AC"], ["AC"], ["AC", "AC"]]
 
 
 def test_disk_written_is_capped_per_program_not_per_file():
+    """256 MB for cwd, /tmp and /dev/shm together, and all of it again for the next program."""
     fill = """
     import os
     written = 0
@@ -196,9 +245,10 @@ def test_disk_written_is_capped_per_program_not_per_file():
                         written += 1 << 20
     except OSError:
         pass
-    print('capped' if written <= 300 << 20 else written)
+    print('capped' if 200 << 20 <= written <= 300 << 20 else written)
     """
-    assert verdicts(fill, [TestCase("", "capped\n")]) == ["AC"]
+    results = judge([job(fill, [TestCase("", "capped\n")])] * 2, workers=1)
+    assert [[v.verdict for v in r] for r in results] == [["AC"], ["AC"]]
 
 
 def test_processes_and_threads_are_capped():

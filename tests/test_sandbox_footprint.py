@@ -122,7 +122,8 @@ def test_the_system_is_read_only_and_the_next_program_unharmed():
     writer = """
     import os
     written = []
-    for path in ('/left-behind', '/judge/left-behind', '/dev/left-behind', '/usr/left-behind'):
+    for path in ('/left-behind', '/judge/left-behind', '/dev/left-behind', '/usr/left-behind',
+                 '/sandbox/left-behind'):
         try:
             open(path, 'w').write('x')
             written.append(path)

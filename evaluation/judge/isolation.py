@@ -5,8 +5,8 @@ Modes (``sandbox=`` or ``CODEGEN_LAB_SANDBOX``), recorded as the *isolation* in 
 - ``bwrap`` (the default): bubblewrap. As root (``bwrap-root``) each program runs under a private
   random uid; without root (``bwrap-userns``) the worker lives in its own user namespace and programs
   lose every capability. Both: no network, a read-only view of /usr and the Python installation, a
-  fresh PID namespace and /proc per test, a fresh size-capped tmpfs per program for cwd, /tmp and
-  /dev/shm, nothing of the judge's environment.
+  fresh PID namespace and /proc per test, cwd, /tmp and /dev/shm on a size-capped tmpfs, emptied
+  between programs, nothing of the judge's environment.
 - ``rlimit``: only where the user asks for it (this flag or the variable; never chosen silently): no
   namespaces, so a program can read world-readable files, use the network and, without root, signal
   or read the judge's own processes. Its limits are rlimits alone.
@@ -42,9 +42,9 @@ ROOT_CAPS = (
 USERNS_CAPS = ("CAP_SYS_ADMIN", "CAP_SETPCAP")  # inside the worker's own user namespace only
 GUARANTEES = {
     "bwrap-root": "bubblewrap as root: private uid per program, no network, own PID namespace and /proc "
-    "per test, fresh tmpfs per program (cwd, /tmp, /dev/shm; 256 MB in all), read-only system, no secrets",
+    "per test, cwd, /tmp and /dev/shm emptied between programs (256 MB in all), read-only system, no secrets",
     "bwrap-userns": "bubblewrap in a user namespace (no root): no capabilities, no network, own PID "
-    "namespace and /proc per test, fresh tmpfs per program (cwd, /tmp, /dev/shm; 256 MB in all), "
+    "namespace and /proc per test, cwd, /tmp and /dev/shm emptied between programs (256 MB in all), "
     "read-only system, no secrets",
     "rlimit-root": "WEAKER, opted in: rlimits and a private uid per program; no namespaces (network and "
     "world-readable files reachable), disk limited per file only",
@@ -119,7 +119,7 @@ def bwrap_command(python: str, fd: int) -> list[str]:
     for name in WORKER_FILES:
         command += ["--ro-bind", str(HERE / name), f"/judge/{name}"]
     command += ["--proc", "/proc", "--dev", "/dev", "--dir", "/tmp", "--dir", "/sandbox", "--chdir", "/"]
-    command += ["--remount-ro", "/dev", "--remount-ro", "/"]  # writable: only the program's own tmpfs
+    command += ["--remount-ro", "/dev", "--remount-ro", "/"]  # writable: only the program's own folders
     command += ["--clearenv"]
     for key, value in sandbox_env().items():
         command += ["--setenv", key, value]

@@ -209,7 +209,7 @@ class Worker:
     def program(
         self, code: str, func_name: str | None, time_limit: float, memory_mb: int, semantics: str
     ) -> Iterator[Program]:
-        """One program's scope (a fresh tmpfs and uid) around its tests; ``end`` wipes it."""
+        """One program's scope (empty folders and a uid of its own) around its tests; ``end`` empties them."""
         if not self.alive():
             self.close()
             self.start()

@@ -49,7 +49,7 @@ sys.path.pop(0)
 # Loaded once here so each forked program finds them imported (speed only; programs still `import` them).
 PRELOADED = "array bisect collections copy datetime decimal fractions functools heapq io itertools json math"
 PRELOADED += " operator random re statistics string typing"
-SANDBOX_ROOT = "/sandbox"  # the per-program tmpfs (bwrap modes); work/, tmp/, shm/ inside
+SANDBOX_ROOT = "/sandbox"  # the programs' tmpfs (bwrap modes); work/, tmp/, shm/ inside
 CLONE_NEWNS, CLONE_NEWPID = 0x00020000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 0x1, 0x2, 0x4, 0x20
 MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
@@ -176,7 +176,7 @@ def empty_folder(top) -> None:
 
 
 def as_program_uid(uid, action) -> None:
-    """``action`` in a child of ours under the program's uid (as root) and no capability of ours."""
+    """``action`` in a child of ours; as root, under the program's private uid, with no capability left."""
     helper = os.fork()
     if helper == 0:
         try:

@@ -87,6 +87,8 @@ def send(sock, message) -> None:
 
 # -- per program ----------------------------------------------------------------------------------
 FOLDERS = {"work": None, "tmp": "/tmp", "shm": "/dev/shm"}  # in the tmpfs, and where else each shows
+# Each of the three where it is writable (under the read-only root, /sandbox/tmp is only a view).
+PROGRAM_FOLDERS = [target or os.path.join(SANDBOX_ROOT, name) for name, target in FOLDERS.items()]
 EMPTY_FOLDER_SIZE = 0  # what stat says of a new folder there (kernels differ: 0 or 40)
 
 
@@ -107,11 +109,6 @@ def mount_folders(config) -> None:
     mount(None, SANDBOX_ROOT, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def program_folders():
-    """Each of the three where it is writable (under the read-only root, /sandbox/tmp is a view)."""
-    return [target or os.path.join(SANDBOX_ROOT, name) for name, target in FOLDERS.items()]
-
-
 def begin_program(config, message):
     """The program's folders, empty, made its own (owner, mode, times as if new). The zygote itself never
     enters them nor puts them on its own sys.path: each forked program does that for itself, and enters
@@ -123,7 +120,7 @@ def begin_program(config, message):
         if message["uid"] is not None:
             os.chown(workdir, message["uid"], message["uid"])
         return {"workdir": workdir, "stdlib_path": STDLIB_PATH, **message}
-    for path in program_folders():
+    for path in PROGRAM_FOLDERS:
         if message["uid"] is not None:
             os.chown(path, message["uid"], message["uid"])
         os.chmod(path, 0o711)
@@ -139,11 +136,10 @@ def end_program(config, program) -> None:
             empty_folder(program["workdir"])
             os.rmdir(program["workdir"])
         return
-    folders = program_folders()
-    if all(map(is_empty, folders)):
+    if all(map(is_empty, PROGRAM_FOLDERS)):
         return
-    as_program_uid(program["uid"], lambda: [empty_folder(folder) for folder in folders])
-    if not all(map(is_empty, folders)):
+    as_program_uid(program["uid"], lambda: [empty_folder(folder) for folder in PROGRAM_FOLDERS])
+    if not all(map(is_empty, PROGRAM_FOLDERS)):
         sys.exit("a program left what its folders could not be emptied of")
 
 

@@ -213,7 +213,9 @@ def test_the_rlimit_zygote_runs_no_program_code(tmp_path):
 
 
 STDIO_PROBE = """
-import sys, threading
+import atexit, signal, sys, threading
+atexit.register(print, 'atexit ran')
+print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, signal.getsignal(signal.SIGPIPE))
 line = input()
 rest = [l for l in sys.stdin]
 print(repr(line), rest, sys.stdin.errors, sys.stdout.errors, sys.stdin.newlines)

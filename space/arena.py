@@ -333,7 +333,7 @@ def _connect_models(arena: Arena, view: ArenaView, timer: gr.Timer | None) -> No
 
 def _connect_judge(arena: Arena, view: ArenaView) -> None:
     """A picked problem fills the prompt; Judge runs both last answers on its tests."""
-    view.problem.input(
+    view.problem.select(
         arena.fill_problem,
         [view.problem, view.system_choice],
         view.prompt,

@@ -100,9 +100,15 @@ def test_arena_two_adapters_stream_judge_and_every_tab(app_server, browser_page,
     page.get_by_text("Generation settings").click()
     set_slider(page, "#arena-max-new-tokens", 48)
 
-    # a benchmark problem fills the prompt; one send streams both panes at once
+    # a benchmark problem fills the prompt, once (a second, late fill overwrote what the user typed next);
+    # one send streams both panes at once
+    fills = []  # the requests that run fill_problem: its inputs are the problem and the system prompt
+    page.on(
+        "request", lambda r: fills.append(r) if '"data":["abc365_a","study"]' in (r.post_data or "") else None
+    )
     pick(page, "#arena-problem", "abc365_a", typed="abc365_a", prefix=True)
     page.wait_for_function("document.querySelector('#arena-prompt textarea').value.includes('Gregorian')")
+    assert len(fills) == 1, [r.post_data for r in fills]
     page.evaluate(RECORD_PANES)  # every change of the panes, however fast the engine streams
     prompt.press("Enter")  # Enter sends
     page.wait_for_function(

@@ -110,6 +110,9 @@ def send_problem_and_judge(page, url: str) -> list[str]:
     prompt.fill(ASK_FOR_CODE)  # the 135M model loops on the statement; asked to, it copies a program back
     prompt.press("Enter")
     page.wait_for_selector("#left-chat [data-testid=bot]", timeout=60_000)
+    assert "print(365)" in page.inner_text(
+        "#left-chat [data-testid=user]"
+    )  # what was sent, not the statement
     deadline = time.monotonic() + 240
     while "Generating" in page.inner_text("#arena-notice") and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -131,10 +131,7 @@ def main(args: JudgeBenchArguments) -> None:
     ours_tests = sum(len(v) for v in ours)
 
     python = sandbox_python()
-    start = time.perf_counter()
-    with ThreadPoolExecutor(args.workers) as pool:
-        naive = list(pool.map(lambda job: naive_one(job, args.time_limit, python), finishing))
-    naive_wall = time.perf_counter() - start
+    naive, naive_wall = run_naive(finishing, args, python)
     naive_tests = sum(len(v) for v in naive)
 
     as_naive = {"MLE": "RE", "OLE": "RE"}  # the naive runner only knows exit status and time
@@ -197,7 +194,7 @@ def whole_run(question_ids: list[str], jobs: list[JudgeJob], args: JudgeBenchArg
             start = time.perf_counter()
             subprocess.run(command, check=True, capture_output=True, cwd=REPO_ROOT)
             ours.append(time.perf_counter() - start)
-            naive.append(time_naive(jobs, args, python))
+            naive.append(run_naive(jobs, args, python)[1])
     ours_s, naive_s = statistics.median(ours), statistics.median(naive)
     print(
         f"\n(d) whole `python -m evaluation rejudge` run on the {len(jobs)} programs of (a), in turns with the "
@@ -206,12 +203,12 @@ def whole_run(question_ids: list[str], jobs: list[JudgeJob], args: JudgeBenchArg
     )
 
 
-def time_naive(jobs: list[JudgeJob], args: JudgeBenchArguments, python: str) -> float:
-    """Seconds the naive runner takes for ``jobs`` on ``args.workers`` threads."""
+def run_naive(jobs: list[JudgeJob], args: JudgeBenchArguments, python: str) -> tuple[list[list[str]], float]:
+    """The naive runner's verdicts for ``jobs`` on ``args.workers`` threads, and the seconds it took."""
     start = time.perf_counter()
     with ThreadPoolExecutor(args.workers) as pool:
-        list(pool.map(lambda job: naive_one(job, args.time_limit, python), jobs))
-    return time.perf_counter() - start
+        verdicts = list(pool.map(lambda job: naive_one(job, args.time_limit, python), jobs))
+    return verdicts, time.perf_counter() - start
 
 
 FILTER_PROBE = """

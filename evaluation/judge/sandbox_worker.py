@@ -289,7 +289,8 @@ def fork_program():
 
     That work resets interpreter and threading state a fork may have left inconsistent in a process
     with threads; the zygote has none (it never starts one), so the child is consistent as forked, and
-    the one thing a program can tell, its random seed, is drawn afresh (sandbox_program.ready_spare).
+    what a program could tell, its random seed and its thread's id, is set afresh in
+    sandbox_program.ready_spare.
     """
     pid = _libc.fork()
     if pid < 0:

@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -28,20 +29,45 @@ ASK_FOR_CODE = (  # copied back by either engine: the 135M model need not solve 
 SYSTEM_PYTHON = "/usr/bin/python3"  # /root's interpreters are not the Space user's
 
 
+class SpaceUser(NamedTuple):
+    """uid 65534 with a HOME of its own and a copy of the tree, seeing this clone's venv at ``view``."""
+
+    tree: Path
+    home: Path
+    venv: Path
+    view: Path
+
+    def command(self, *command: str) -> list[str]:
+        """``command`` as the Space user, in a mount namespace where the venv is bound at ``view``: a clone
+        may sit below a 0700 folder (``mktemp -d``, /root) that uid 65534 cannot traverse."""
+        bind = [
+            shutil.which("bwrap") or "bwrap",  # found on our PATH: the refusal test hides it from the app's
+            "--dev-bind",
+            "/",
+            "/",
+            "--ro-bind",
+            str(self.venv),
+            str(self.view),
+            "--die-with-parent",
+        ]
+        user = [
+            shutil.which("setpriv") or "setpriv",
+            f"--reuid={SPACE_UID}",
+            f"--regid={SPACE_UID}",
+            "--clear-groups",
+        ]
+        return bind + user + list(command)
+
+    def seen(self, path: Path) -> Path:
+        """Where the Space user finds ``path`` (one inside the venv: below ``view``)."""
+        resolved = path.resolve()
+        return self.view / resolved.relative_to(self.venv) if resolved.is_relative_to(self.venv) else path
+
+
 def venv_site_packages() -> Path:
     import torch
 
     return Path(torch.__file__).resolve().parent.parent
-
-
-def as_space_user(*command: str) -> list[str]:
-    return [
-        shutil.which("setpriv") or "setpriv",
-        f"--reuid={SPACE_UID}",
-        f"--regid={SPACE_UID}",
-        "--clear-groups",
-        *command,
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +75,15 @@ def space_home():
     """A world-readable copy of the tree (committed and untracked files, as a clone has) and a HOME of its own."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None or not Path(SYSTEM_PYTHON).is_file():
         pytest.skip("starting the app as another user needs root, setpriv and /usr/bin/python3")
-    site = venv_site_packages()
-    probe = subprocess.run(as_space_user(SYSTEM_PYTHON, "-c", "import gradio, torch"),
-                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site)}, capture_output=True)  # fmt: skip
-    if probe.returncode != 0:
-        pytest.skip(f"uid {SPACE_UID} cannot import the app's packages from {site} (a 0700 folder above it?)")
+    if shutil.which("bwrap") is None:
+        pytest.fail("bubblewrap is not installed: make test installs it (scripts/system-deps.sh bubblewrap)")
     root = Path(tempfile.mkdtemp(prefix="codegen-space-"))
     root.chmod(0o755)
+    (root / "venv").mkdir(mode=0o755)
+    tree, home = root / "app", root / "home"
+    user = SpaceUser(tree, home, venv_site_packages().parents[2], root / "venv")
     files = subprocess.run(["git", "-C", str(REPO_ROOT), "ls-files", "-co", "--exclude-standard", "-z"],
                            capture_output=True, check=True).stdout.decode().split("\0")  # fmt: skip
-    tree = root / "app"
     for name in filter(None, files):
         if (REPO_ROOT / name).is_file():
             (tree / name).parent.mkdir(parents=True, exist_ok=True)
@@ -67,27 +92,29 @@ def space_home():
         for name in dirs + names:
             os.chmod(os.path.join(folder, name), 0o755 if name in dirs else 0o644)
     tree.chmod(0o755)
-    home = root / "home"
     home.mkdir(mode=0o700)
     os.chown(home, SPACE_UID, SPACE_UID)
-    yield tree, home, site
+    yield user
     subprocess.run(["rm", "-rf", str(root)], check=False)
 
 
-def space_env(tree: Path, home: Path, site: Path, path: str) -> dict[str, str]:
+def space_env(user: SpaceUser, path: str) -> dict[str, str]:
     """What the Space user's process sees: its HOME and caches, the copy first on the path, no root's settings."""
+    home = user.home
     return {
         "HOME": str(home),
         "TMPDIR": str(home),
         "PATH": path,
-        "PYTHONPATH": f"{tree}:{site}",
+        "PYTHONPATH": f"{user.tree}:{user.seen(venv_site_packages())}",
         "CODEGEN_LAB_CACHE": str(home / ".cache" / "codegen-lora-lab"),
         "CODEGEN_LAB_HUB": str(home / "hub"),
         "CODEGEN_LAB_OUTPUTS": str(home / "outputs"),
         "HF_HOME": str(home / ".cache" / "huggingface"),
         "BASE_MODEL": "embedded:smollm2",
         "OMP_NUM_THREADS": "1",
-        "LLAMA_CPP_SOURCE": str(LLAMA_CPP_SOURCE),  # llama.cpp's converters, as a Space's cache holds them
+        "LLAMA_CPP_SOURCE": str(
+            user.seen(LLAMA_CPP_SOURCE)
+        ),  # llama.cpp's converters, as a Space's cache holds them
     }
 
 
@@ -131,13 +158,11 @@ def shot(page, name: str) -> None:
 
 
 def test_space_user_judges_both_panes_under_bwrap_userns(space_home):
-    tree, home, site = space_home
-    if shutil.which("bwrap") is None:
-        pytest.fail("bubblewrap is not installed: make test installs it (scripts/system-deps.sh bubblewrap)")
-    env = space_env(tree, home, site, "/usr/bin:/bin")
-    command = as_space_user(SYSTEM_PYTHON, str(tree / "app.py"))
+    user = space_home
+    env = space_env(user, "/usr/bin:/bin")
+    command = user.command(SYSTEM_PYTHON, str(user.tree / "app.py"))
     with (
-        running_app(env, host="0.0.0.0", command=command, cwd=tree, timeout=420) as url,
+        running_app(env, host="0.0.0.0", command=command, cwd=user.tree, timeout=420) as url,
         chromium_page() as page,
     ):
         owner = subprocess.run(["ps", "-o", "uid=", "-C", "python3"], capture_output=True, text=True).stdout
@@ -150,16 +175,16 @@ def test_space_user_judges_both_panes_under_bwrap_userns(space_home):
 
 
 def test_space_without_bubblewrap_shows_the_refusal(space_home, tmp_path):
-    tree, home, site = space_home
+    user = space_home
     bin_dir = Path(tempfile.mkdtemp(prefix="codegen-nobwrap-"))  # a PATH with everything but bwrap
     bin_dir.chmod(0o755)
     try:
         for tool in ("python3", "git", "sh", "ls", "cat"):
             if found := shutil.which(tool, path="/usr/bin:/bin"):
                 (bin_dir / tool).symlink_to(found)
-        env = space_env(tree, home, site, str(bin_dir))
-        command = as_space_user(SYSTEM_PYTHON, str(tree / "app.py"))
-        with running_app(env, command=command, cwd=tree, timeout=420) as url, chromium_page() as page:
+        env = space_env(user, str(bin_dir))
+        command = user.command(SYSTEM_PYTHON, str(user.tree / "app.py"))
+        with running_app(env, command=command, cwd=user.tree, timeout=420) as url, chromium_page() as page:
             texts = send_problem_and_judge(page, url)
             shot(page, "refused")
     finally:
